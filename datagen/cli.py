@@ -1,0 +1,191 @@
+"""``ti2v-datagen``: make, check and look at TI2V datasets."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import InputError, ensure_writable_dir
+from .mnist.digits import DigitSourceError
+from .shard import ShardFormatError
+
+SHARD_SIZE_HELP = "Videos per shard file."
+
+
+def _positive(ctx, param, value):
+    if value is not None and value <= 0:
+        raise click.BadParameter(f"{value} is not allowed; it must be a positive integer")
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="ti2v")
+def main() -> None:
+    """Generate the standard synthetic TI2V datasets (Moving MNIST family, CATER-GEN) as HDF5 shards,
+    check them and preview them.
+
+    Every dataset is written as OUT/<split>/shard-*.h5 plus manifest.json. Runs are resumable: rerunning a
+    killed command with the same arguments finishes only the missing shards. Same seed, same bytes.
+    """
+
+
+@main.command()
+@click.option("--variant", type=click.Choice(["single", "double", "modified"]), required=True,
+              help="Single (1 bouncing digit), Double (2), or Modified Double (2 moving + static distractor).")
+@click.option("--split", type=click.Choice(["train", "test"]), required=True,
+              help="train draws MNIST-train glyphs, test draws MNIST-test glyphs; digit/axis combinations never overlap.")
+@click.option("--num-videos", type=int, required=True, callback=_positive, help="Number of videos in the split.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Dataset folder; the split goes in OUT/<split>/.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed; shard seeds derive from it.")
+@click.option("--frames", type=int, default=20, show_default=True, callback=_positive, help="Raw frames per video.")
+@click.option("--distractor-prob", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="Modified only: probability of the static distractor (paper: always; original release: 0.5).")
+@click.option("--shard-size", type=int, default=1000, show_default=True, callback=_positive, help=SHARD_SIZE_HELP)
+@click.option("--workers", type=int, default=1, show_default=True, callback=_positive, help="Worker processes.")
+@click.option("--digits", type=click.Choice(["mnist", "sklearn"]), default="mnist", show_default=True,
+              help="Glyph source: MNIST IDX files, or scikit-learn's bundled 8x8 digits (offline stand-in, recorded in the shards).")
+@click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with the four MNIST IDX files (default: the cache filled by 'ti2v-datagen fetch mnist').")
+def mnist(variant, split, num_videos, out, seed, frames, distractor_prob, shard_size, workers, digits, mnist_dir):
+    """Moving MNIST family: 64x64 grayscale videos with explicit captions (SPEC section 2)."""
+    from .mnist.digits import load_digits
+    from .mnist.generate import MnistSettings, write_mnist_shard
+    from .mnist.plan import DATASET_NAMES, min_frames
+    from .runner import plan_jobs, run_shards
+
+    if frames < min_frames(variant):
+        raise click.BadParameter(f"{frames} is too few for {variant}; at least {min_frames(variant)}", param_hint="--frames")
+    out_dir = ensure_writable_dir(out)
+    load_digits(digits, split, Path(mnist_dir) if mnist_dir else None)  # fail before any work if MNIST is absent
+    settings = MnistSettings(variant, split, frames, distractor_prob, digits, mnist_dir, seed)
+    split_dir = out_dir / split
+    config = dict(settings.config(), num_videos=num_videos, shard_size=shard_size)
+    jobs = plan_jobs(split_dir, DATASET_NAMES[variant], split, num_videos, shard_size, seed)
+    manifest = run_shards(split_dir, jobs, functools.partial(write_mnist_shard, settings), config=config,
+                          workers=workers, desc=f"{DATASET_NAMES[variant]} {split}")
+    click.echo(f"wrote {manifest['num_videos']} videos in {len(manifest['shards'])} shards to {split_dir}")
+
+
+@main.group()
+def fetch() -> None:
+    """Download source data with checksum checks."""
+
+
+@fetch.command("mnist")
+@click.option("--dest", type=click.Path(file_okay=False), default=None, help="Target folder (default: the ti2v cache).")
+@click.option("--mirror", "mirrors", multiple=True, help="Base URL to download from (repeatable; default: the public mirrors).")
+def fetch_mnist_cmd(dest, mirrors):
+    """Download the four MNIST IDX files (11 MB) and verify their MD5 sums."""
+    from .mnist.digits import MNIST_MIRRORS, fetch_mnist
+
+    folder = fetch_mnist(Path(dest) if dest else None, tuple(mirrors) or MNIST_MIRRORS)
+    click.echo(f"MNIST ready in {folder}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--against", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Another build's manifest.json: also prove this build equal to it.")
+def verify(path, against):
+    """Check checksums, schema and counts of a split folder (or of every split under a dataset folder).
+
+    Exit 0 when everything holds; exit 1 naming the bad shard otherwise.
+    """
+    from .verify import verify_tree
+
+    problems = verify_tree(Path(path), Path(against) if against else None)
+    for line in problems:
+        click.echo(f"FAIL {line}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("OK")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info(path, as_json):
+    """Summarise a split folder or dataset folder: dataset, counts, frames, resolution, settings."""
+    from .verify import describe
+
+    summary = describe(Path(path))
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, sort_keys=True))
+        return
+    for split in summary["splits"]:
+        click.echo(f"{split['dataset']} / {split['split']}: {split['num_videos']} videos in {split['num_shards']} shards, "
+                   f"{split['frames']} frames of {split['height']}x{split['width']}x{split['channels']}, "
+                   f"speed interval {split['speed_interval']}, seed {split['seed']}")
+        click.echo(f"  source: {split.get('source', '-')}; {split['bytes'] / max(split['num_videos'], 1) / 1024:.1f} KiB/video")
+        click.echo(f"  example: {split['example_caption']}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="sheet.png (contact sheet: one row of frames per video, caption under it) or clip.gif.")
+@click.option("--count", type=int, default=6, show_default=True, callback=_positive, help="Videos to show.")
+@click.option("--start", type=int, default=0, show_default=True, help="Index of the first video.")
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True)
+@click.option("--masks", is_flag=True, help="Overlay instance masks where the shards have them (CATER-GEN).")
+@click.option("--split", default=None, help="Split to show when PATH is a dataset folder.")
+def preview(path, out, count, start, captions, masks, split):
+    """Draw videos of a split as a contact sheet PNG or an animated GIF."""
+    from .preview import write_preview
+
+    ext = Path(out).suffix.lower()
+    if ext not in (".png", ".gif"):
+        raise click.BadParameter(f"{out} must end in .png or .gif", param_hint="--out")
+    ensure_writable_dir(Path(out).resolve().parent, "--out")
+    write_preview(Path(path), Path(out), count=count, start=start, caption_kind=captions, masks=masks, split=split)
+    click.echo(f"wrote {out}")
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules."""
+    try:
+        from .cater.cli import cater
+    except ImportError as e:  # the renderer module is optional only while it is being written
+        if "ti2v.datagen.cater.cli" not in str(e) and "cater.cli" not in str(e):
+            raise
+    else:
+        main.add_command(cater)
+    try:
+        from .regenerate import regenerate
+    except ImportError as e:
+        if "regenerate" not in str(e):
+            raise
+    else:
+        main.add_command(regenerate)
+
+
+_register_optional()
+
+
+def run(group: click.Group, args=None) -> None:
+    """Invoke a click group, turning library errors about user input into one line and exit code 2."""
+    try:
+        group.main(args=args, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except (InputError, DigitSourceError, ShardFormatError) as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(2)
+
+
+def cli_main() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -1,0 +1,158 @@
+"""Where digit glyphs come from: the MNIST IDX files, or scikit-learn's bundled digits as an offline stand-in.
+
+MNIST cannot be downloaded on every machine. ``fetch_mnist`` downloads the four IDX files with MD5 checks
+(temp file, verify, rename); ``load_mnist`` reads them from a folder; ``load_sklearn_digits`` upsamples
+scikit-learn's 1,797 real 8x8 handwritten digits to MNIST's layout (a 20x20 glyph centred in 28x28). The stand-in
+is recorded in every shard's attributes, so a dataset made from it can never pass for MNIST.
+
+Train splits draw from MNIST-train images and test splits from MNIST-test (t10k) images; the stand-in splits its
+1,797 digits the same way (every fifth image goes to test).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+GLYPH = 28
+SKLEARN_SOURCE = "sklearn-digits (stand-in for MNIST: 8x8 scikit-learn digits upsampled to 20x20 in 28x28)"
+
+
+class DigitSourceError(RuntimeError):
+    """MNIST files are missing or corrupt; the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class DigitSet:
+    """Glyphs [N, 28, 28] uint8 and labels [N] for one split, grouped by label for fast sampling."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+
+    def by_label(self) -> list[np.ndarray]:
+        return [np.flatnonzero(self.labels == d) for d in range(10)]
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("TI2V_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ti2v")
+    return Path(root) / "mnist"
+
+
+def md5_file(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_mnist(
+    dest: Path | None = None,
+    mirrors: tuple[str, ...] = MNIST_MIRRORS,
+    timeout: float = 30.0,
+    files: dict[str, str] = MNIST_FILES,
+) -> Path:
+    """Download the MNIST IDX files into ``dest`` (default: the cache), verifying each MD5 before it is kept."""
+    dest = Path(dest) if dest else default_cache_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, md5 in files.items():
+        target = dest / name
+        if target.exists() and md5_file(target) == md5:
+            continue
+        errors = []
+        for mirror in mirrors:
+            tmp = target.with_name(target.name + ".tmp")
+            try:
+                with urllib.request.urlopen(mirror + name, timeout=timeout) as r, open(tmp, "wb") as f:
+                    shutil.copyfileobj(r, f)
+            except OSError as e:
+                errors.append(f"{mirror}: {e}")
+                tmp.unlink(missing_ok=True)
+                continue
+            got = md5_file(tmp)
+            if got != md5:
+                tmp.unlink()
+                errors.append(f"{mirror}: MD5 {got} != {md5}")
+                continue
+            os.replace(tmp, target)
+            break
+        else:
+            raise DigitSourceError(f"could not download {name}: " + "; ".join(errors))
+    return dest
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise DigitSourceError(f"{path.name} is not an unsigned-byte IDX file")
+    shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_mnist(folder: Path | None, split: str) -> DigitSet:
+    """MNIST-train images for the train split, MNIST-test (t10k) images for the test split."""
+    folder = Path(folder) if folder else default_cache_dir()
+    prefix = SPLIT_PREFIX[split]
+    images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
+    labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
+    if images_path is None or labels_path is None:
+        raise DigitSourceError(
+            f"MNIST {prefix} files not found in {folder}; run 'ti2v-datagen fetch mnist', pass --mnist-dir "
+            "with the four IDX files, or use --digits sklearn (offline stand-in)"
+        )
+    images, labels = _read_idx(images_path), _read_idx(labels_path)
+    if images.shape[1:] != (GLYPH, GLYPH) or len(images) != len(labels):
+        raise DigitSourceError(f"{images_path.name}: unexpected shape {images.shape}")
+    return DigitSet(images, labels.astype(np.int64), "mnist")
+
+
+def load_sklearn_digits(split: str) -> DigitSet:
+    """scikit-learn's 8x8 digits upsampled to 20x20 and centred in 28x28, like MNIST's glyph box."""
+    import cv2
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    pick = np.arange(len(bunch.target))
+    pick = pick[pick % 5 == 0] if split == "test" else pick[pick % 5 != 0]
+    small = (bunch.images[pick] * (255.0 / 16.0)).astype(np.float32)
+    out = np.zeros((len(pick), GLYPH, GLYPH), dtype=np.uint8)
+    for i, img in enumerate(small):
+        big = cv2.resize(img, (20, 20), interpolation=cv2.INTER_CUBIC)
+        out[i, 4:24, 4:24] = np.clip(np.rint(big), 0, 255).astype(np.uint8)
+    return DigitSet(out, bunch.target[pick].astype(np.int64), SKLEARN_SOURCE)
+
+
+def load_digits(kind: str, split: str, mnist_dir: Path | None = None) -> DigitSet:
+    if kind == "sklearn":
+        return load_sklearn_digits(split)
+    return load_mnist(mnist_dir, split)

@@ -1,0 +1,208 @@
+"""The HDF5 shard: one file holding N videos, their captions and their ground-truth scene state.
+
+Every generator writes through :class:`ShardWriter` and every reader opens with :func:`open_shard`, so the
+layout below is the single definition of the format (docs/FORMAT.md explains it for users):
+
+    /videos                    uint8 [N, F, H, W, C], one video per chunk, gzip (level chosen by bench/shard_codec.py)
+    /captions/explicit         vlen UTF-8 [N]
+    /captions/ambiguous        vlen UTF-8 [N]   (MNIST stores the explicit caption here too)
+    /annotations/<key>         [N, ...] one dataset per annotation key, fixed trailing shape within a shard
+    attrs                      format_version, dataset, split, generator_version, config (JSON), seed,
+                               speed_interval [s0, s1], frames, num_videos, shard_index, extra attributes
+
+A shard is written under ``<name>.tmp`` and renamed only after the file is closed, so a file with the final
+name is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+FORMAT_VERSION = 1
+VIDEO_COMPRESSION = "gzip"
+VIDEO_COMPRESSION_LEVEL = 1
+REQUIRED_ATTRS = (
+    "format_version",
+    "dataset",
+    "split",
+    "generator_version",
+    "config",
+    "seed",
+    "speed_interval",
+    "frames",
+    "num_videos",
+    "shard_index",
+)
+_STR = h5py.string_dtype("utf-8")
+# Annotation arrays larger than this (per video) are chunked one video per chunk and compressed.
+_BIG_ANNOTATION_BYTES = 16384
+_SMALL_ROWS_PER_CHUNK = 256
+
+
+class ShardFormatError(ValueError):
+    """A shard is missing something the format requires, or is not a shard at all."""
+
+
+def tmp_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+class ShardWriter:
+    """Buffers videos and writes them in blocks; the file appears under its final name only when complete.
+
+    ``attrs`` must hold every key of REQUIRED_ATTRS except num_videos (set on close); ``config`` may be a
+    dict and is stored as canonical JSON. Annotation values are numpy arrays (fixed shape per key within a
+    shard) or strings / lists of strings (stored as vlen UTF-8).
+    """
+
+    def __init__(self, path: str | os.PathLike, attrs: Mapping[str, Any], capacity: int, block: int = 512):
+        self.path = Path(path)
+        self.tmp = tmp_path_for(self.path)
+        self.capacity = int(capacity)
+        self.block = int(block)
+        self.attrs = dict(attrs)
+        missing = [k for k in REQUIRED_ATTRS if k not in self.attrs and k not in ("num_videos", "format_version")]
+        if missing:
+            raise ShardFormatError(f"shard attributes missing: {', '.join(missing)}")
+        self.count = 0
+        self._buf: dict[str, list] = {}
+        self._file: h5py.File | None = None
+
+    def __enter__(self) -> "ShardWriter":
+        self.tmp.parent.mkdir(parents=True, exist_ok=True)
+        if self.tmp.exists():
+            self.tmp.unlink()
+        self._file = h5py.File(self.tmp, "w", libver="latest")
+        return self
+
+    def add(self, video: np.ndarray, explicit: str, ambiguous: str, annotations: Mapping[str, Any]) -> None:
+        if video.dtype != np.uint8 or video.ndim != 4:
+            raise ShardFormatError(f"video must be uint8 [F, H, W, C], got {video.dtype} {video.shape}")
+        if self.count >= self.capacity:
+            raise ShardFormatError(f"shard capacity {self.capacity} exceeded")
+        self._append("videos", video)
+        self._append("captions/explicit", explicit)
+        self._append("captions/ambiguous", ambiguous)
+        for key, value in annotations.items():
+            self._append(f"annotations/{key}", value)
+        self.count += 1
+        if len(self._buf["videos"]) >= self.block:
+            self._flush()
+
+    def _append(self, name: str, value: Any) -> None:
+        self._buf.setdefault(name, []).append(value)
+
+    def _create(self, name: str, first: Any) -> h5py.Dataset:
+        assert self._file is not None
+        n = self.capacity
+        if isinstance(first, str):
+            return self._file.create_dataset(name, shape=(n,), dtype=_STR)
+        if isinstance(first, (list, tuple)) and (len(first) == 0 or isinstance(first[0], str)):
+            return self._file.create_dataset(name, shape=(n, len(first)), dtype=_STR)
+        arr = np.asarray(first)
+        # Videos and big per-video arrays: one video per chunk, so reading a clip touches one chunk.
+        # Small annotations: blocks of rows, so a shard does not hold thousands of tiny chunks.
+        rows = 1 if name == "videos" or arr.nbytes > _BIG_ANNOTATION_BYTES else min(n, _SMALL_ROWS_PER_CHUNK)
+        return self._file.create_dataset(
+            name,
+            shape=(n,) + arr.shape,
+            dtype=arr.dtype,
+            chunks=(max(rows, 1),) + arr.shape,
+            compression=VIDEO_COMPRESSION,
+            compression_opts=VIDEO_COMPRESSION_LEVEL,
+            shuffle=arr.dtype.itemsize > 1,
+        )
+
+    def _flush(self) -> None:
+        assert self._file is not None
+        if not self._buf:
+            return
+        n_new = len(self._buf["videos"])
+        start = self.count - n_new
+        for name, values in self._buf.items():
+            if len(values) != n_new:
+                raise ShardFormatError(f"annotation {name!r} given for {len(values)} of {n_new} videos")
+            ds = self._file.get(name)
+            if ds is None:
+                ds = self._create(name, values[0])
+            if ds.dtype == _STR or h5py.check_string_dtype(ds.dtype) is not None:
+                data = np.array(values, dtype=object)
+            else:
+                data = np.stack([np.asarray(v) for v in values])
+                if data.shape[1:] != ds.shape[1:]:
+                    raise ShardFormatError(f"annotation {name!r} has shape {data.shape[1:]}, shard has {ds.shape[1:]}")
+            ds[start : start + n_new] = data
+        self._buf = {}
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._file is not None
+        try:
+            if exc_type is None:
+                self._flush()
+                if self.count != self.capacity:
+                    raise ShardFormatError(f"shard {self.path.name}: wrote {self.count} of {self.capacity} videos")
+                for key, value in self.attrs.items():
+                    self._file.attrs[key] = _attr_value(value)
+                self._file.attrs["format_version"] = FORMAT_VERSION
+                self._file.attrs["num_videos"] = self.count
+        finally:
+            self._file.close()
+            self._file = None
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif self.tmp.exists():
+            self.tmp.unlink()
+
+
+def _attr_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (int, float)):
+        return np.asarray(value)
+    return value
+
+
+def open_shard(path: str | os.PathLike) -> h5py.File:
+    """Open a shard read-only and check that it is one (format version, required attributes, datasets)."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ShardFormatError(f"{path.name}: not a readable HDF5 file ({e})") from None
+    missing = [k for k in REQUIRED_ATTRS if k not in f.attrs]
+    if missing:
+        f.close()
+        raise ShardFormatError(f"{path.name}: missing attributes {', '.join(missing)}")
+    if int(f.attrs["format_version"]) != FORMAT_VERSION:
+        v = f.attrs["format_version"]
+        f.close()
+        raise ShardFormatError(f"{path.name}: format version {v}, this ti2v reads {FORMAT_VERSION}")
+    for name in ("videos", "captions/explicit", "captions/ambiguous"):
+        if name not in f:
+            f.close()
+            raise ShardFormatError(f"{path.name}: missing dataset /{name}")
+    return f
+
+
+def shard_config(f: h5py.File) -> dict:
+    return json.loads(f.attrs["config"])
+
+
+def read_annotations(f: h5py.File, index: int) -> dict[str, Any]:
+    """All annotations of one video, strings decoded."""
+    out: dict[str, Any] = {}
+    group = f.get("annotations")
+    if group is None:
+        return out
+    for key, ds in group.items():
+        value = ds[index]
+        if h5py.check_string_dtype(ds.dtype) is not None:
+            value = value.decode("utf-8") if isinstance(value, bytes) else [v.decode("utf-8") for v in value]
+        out[key] = value
+    return out

@@ -1,0 +1,148 @@
+"""Checking a built dataset: checksums, schema and counts, and equality with another build's manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputError
+from .runner import MANIFEST, content_digests, load_manifest, sha256_file
+from .shard import ShardFormatError, open_shard
+
+def split_dirs(path: Path) -> list[Path]:
+    """The split folders at ``path``: itself when it holds a manifest, else its children that do."""
+    if (path / MANIFEST).exists():
+        return [path]
+    found = sorted(p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).exists()) if path.is_dir() else []
+    if not found:
+        raise InputError(f"{path} holds no {MANIFEST} (neither a split folder nor a dataset folder)")
+    return found
+
+
+def check_shard_schema(path: Path, expected: dict) -> list[str]:
+    """Problems with one shard's structure, each naming the shard."""
+    problems: list[str] = []
+    try:
+        with open_shard(path) as f:
+            n = int(f.attrs["num_videos"])
+            if n != expected["num_videos"]:
+                problems.append(f"{path}: holds {n} videos, manifest says {expected['num_videos']}")
+            videos = f["videos"]
+            if videos.dtype != "uint8" or videos.ndim != 5 or videos.shape[0] != n:
+                problems.append(f"{path}: /videos is {videos.dtype} {videos.shape}, expected uint8 [{n}, F, H, W, C]")
+            elif videos.shape[1] != int(f.attrs["frames"]):
+                problems.append(f"{path}: /videos has {videos.shape[1]} frames, attribute says {f.attrs['frames']}")
+            for name in ("captions/explicit", "captions/ambiguous"):
+                if f[name].shape != (n,):
+                    problems.append(f"{path}: /{name} has shape {f[name].shape}, expected ({n},)")
+            for key, ds in f.get("annotations", {}).items():
+                if ds.shape[0] != n:
+                    problems.append(f"{path}: /annotations/{key} has {ds.shape[0]} rows, expected {n}")
+            # Touch every chunk so a truncated or corrupted file fails here, not in a training run.
+            for i in range(n):
+                videos[i]
+    except (ShardFormatError, OSError, KeyError) as e:
+        problems.append(f"{path}: unreadable ({e})")
+    return problems
+
+
+def verify_split(split_dir: Path) -> list[str]:
+    manifest = load_manifest(split_dir)
+    problems: list[str] = []
+    listed = set()
+    for entry in manifest["shards"]:
+        path = split_dir / entry["file"]
+        listed.add(entry["file"])
+        if not path.exists():
+            problems.append(f"{path}: missing")
+            continue
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            problems.append(f"{path}: sha256 {digest[:12]}... differs from the manifest's {entry['sha256'][:12]}...")
+            continue
+        problems.extend(check_shard_schema(path, entry))
+    for extra in sorted(split_dir.glob("*.h5")):
+        if extra.name not in listed:
+            problems.append(f"{extra}: not listed in {MANIFEST}")
+    if sum(e["num_videos"] for e in manifest["shards"]) != manifest["num_videos"]:
+        problems.append(f"{split_dir / MANIFEST}: shard counts do not add up to num_videos")
+    return problems
+
+
+def compare_to(split_dir: Path, other_manifest: Path) -> list[str]:
+    """Prove this split equal to another build: every byte, or for renders whose settings differ, every byte of
+    plans, captions and annotations (then naming the settings that explain the pixel difference)."""
+    mine = load_manifest(split_dir)
+    theirs = json.loads(Path(other_manifest).read_text())
+    problems: list[str] = []
+    if (mine["dataset"], mine["split"], mine["num_videos"]) != (theirs["dataset"], theirs["split"], theirs["num_videos"]):
+        return [f"{split_dir}: {mine['dataset']}/{mine['split']}/{mine['num_videos']} videos vs "
+                f"{theirs['dataset']}/{theirs['split']}/{theirs['num_videos']} in {other_manifest}"]
+    other = {e["file"]: e for e in theirs["shards"]}
+    for entry in mine["shards"]:
+        path = split_dir / entry["file"]
+        ref = other.get(entry["file"])
+        if ref is None:
+            problems.append(f"{path}: not in {other_manifest}")
+            continue
+        if entry["sha256"] == ref["sha256"]:
+            continue
+        content = content_digests(path)
+        if content["scene"] != ref["content"]["scene"]:
+            problems.append(f"{path}: captions or annotations differ from {other_manifest}")
+            continue
+        if content["videos"] == ref["content"]["videos"]:
+            continue  # same data, different HDF5 layout bytes
+        settings = entry.get("render_settings")
+        ref_settings = ref.get("render_settings")
+        if settings and ref_settings and settings != ref_settings:
+            changed = ", ".join(k for k in settings if settings.get(k) != ref_settings.get(k))
+            problems.append(f"{path}: pixels differ; explained by render settings ({changed}) — scene state is equal")
+        else:
+            problems.append(f"{path}: pixels differ from {other_manifest}")
+    return problems
+
+
+def verify_tree(path: Path, against: Path | None = None) -> list[str]:
+    problems: list[str] = []
+    for split_dir in split_dirs(path):
+        problems.extend(verify_split(split_dir))
+        if against is not None:
+            problems.extend(compare_to(split_dir, _manifest_for(against, split_dir.name)))
+    return problems
+
+
+def _manifest_for(against: Path, split: str) -> Path:
+    """``--against`` names one manifest; for a dataset folder, the sibling split's manifest beside it."""
+    if against.name == MANIFEST and against.parent.name != split and (against.parent.parent / split / MANIFEST).exists():
+        return against.parent.parent / split / MANIFEST
+    return against
+
+
+def describe(path: Path) -> dict:
+    splits = []
+    for split_dir in split_dirs(path):
+        manifest = load_manifest(split_dir)
+        first = split_dir / manifest["shards"][0]["file"]
+        with open_shard(first) as f:
+            _, frames, h, w, c = f["videos"].shape
+            splits.append(
+                {
+                    "path": str(split_dir),
+                    "dataset": manifest["dataset"],
+                    "split": manifest["split"],
+                    "num_videos": manifest["num_videos"],
+                    "num_shards": len(manifest["shards"]),
+                    "frames": frames,
+                    "height": h,
+                    "width": w,
+                    "channels": c,
+                    "speed_interval": [float(x) for x in f.attrs["speed_interval"]],
+                    "seed": int(f.attrs["seed"]),
+                    "source": str(f.attrs.get("digit_source", f.attrs.get("renderer", "-"))),
+                    "bytes": sum((split_dir / e["file"]).stat().st_size for e in manifest["shards"]),
+                    "example_caption": f["captions/explicit"][0].decode(),
+                    "config": manifest["config"],
+                }
+            )
+    return {"splits": splits}

@@ -1,0 +1,185 @@
+"""Configurations of the reference MAGE (paper section 3, sizes of SPEC section 5) and the training presets.
+
+Three dataclasses hold everything a model needs to be rebuilt: :class:`VQVAEConfig` (Sec. 3.2, Eq. 1),
+:class:`MAGEConfig` (Sec. 3.3, Eqs. 2-7) and :class:`TrainConfig` (Sec. 4.2). Presets live in
+``templates/presets/train-<dataset>.yaml`` and are read with ``yaml.safe_load``; command-line overrides are
+``section.key=value`` strings (``mage.d_model=128``, ``mage_train.lr=1e-4``) whose values are parsed as YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+DATASETS = ("mnist-single", "mnist-double", "mnist-modified", "cater-gen-v1", "cater-gen-v2")
+PRESET_DIR = Path(__file__).resolve().parent.parent / "templates" / "presets"
+
+
+@dataclass
+class VQVAEConfig:
+    """VQ-VAE of Sec. 3.2 (Eq. 1): codebook K x D = 512 x 256, 16x16 tokens per frame."""
+
+    in_channels: int = 1
+    resolution: int = 64
+    downsample: int = 4  # 4 for 64x64 MNIST, 8 for 128x128 CATER -> 16x16 tokens
+    codebook_size: int = 512
+    code_dim: int = 256
+    channels: tuple[int, ...] = (64, 128)  # width at full resolution, then after each downsampling step
+    res_blocks: int = 2  # residual blocks at the token resolution (encoder and decoder)
+    beta: float = 0.25  # commitment weight of Eq. 1
+    ema_decay: float = 0.99  # codebook term of Eq. 1 optimised by EMA updates
+    dead_threshold: float = 0.03  # EMA usage (vectors / step) below which a code is dead and restarted
+    kmeans_init: bool = True  # initialise the codebook from the first batch of encoder outputs
+
+    @property
+    def tokens(self) -> int:
+        return self.resolution // self.downsample
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(int(c) for c in self.channels)
+        levels = self.downsample.bit_length() - 1
+        if 2**levels != self.downsample:
+            raise ValueError(f"downsample={self.downsample} is not a power of two")
+        if len(self.channels) < 1:
+            raise ValueError("channels must name at least one width")
+
+
+@dataclass
+class MAGEConfig:
+    """The generator of Sec. 3.3: text encoder, motion anchor (Eq. 2), speed (Eq. 3), randomness (Eqs. 4-5),
+    axial transformer (Eq. 6), loss (Eq. 7)."""
+
+    vocab_size: int = 64
+    codebook_size: int = 512
+    tokens_h: int = 16
+    tokens_w: int = 16
+    frames: int = 10  # T: first frame + 9 generated
+    d_model: int = 512
+    heads: int = 16
+    ff_dim: int = 2048
+    dropout: float = 0.1
+    text_layers: int = 2
+    max_text_len: int = 64
+    # Axial blocks, each attending along ONE axis, cycling axial_order. The release stacks 6 (T, H, W, T, H, W),
+    # which is exactly the paper's "two axial transformer blocks" of three-dimensional axial attention.
+    axial_blocks: int = 6
+    axial_order: str = "thw"
+    stochastic: bool = False  # False: deterministic mode (no randomness module psi)
+    r_dim: int = 64  # size of the implicit randomness r (Eq. 4)
+    psi_channels: int = 64  # width of the 3D conv blocks of psi
+    alpha: float = 1e-3  # weight of ||c||^2 in Eq. 7
+    beta: float = 2.5e-4  # weight of KL(q||p) in Eq. 7
+    speed_interval: tuple[float, float] = (1.0, 2.0)  # informative only: eta -> sampling interval (SPEC 4)
+
+    def __post_init__(self) -> None:
+        self.speed_interval = tuple(float(v) for v in self.speed_interval)
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by heads={self.heads}")
+        if not self.axial_order or set(self.axial_order) - set("thw"):
+            raise ValueError(f"axial_order={self.axial_order!r} must be made of 't', 'h', 'w'")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of Sec. 4.2 (batch 32, lr 5e-5; release: Adam betas (0.9, 0.98), eps 1e-6, cosine)."""
+
+    batch_size: int = 32
+    lr: float = 5e-5
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # cosine | constant
+    warmup_steps: int = 500
+    steps: int = 100_000
+    grad_clip: float = 1.0
+    num_workers: int = 2
+    log_every: int = 20
+    ckpt_every: int = 1000
+    sample_every: int = 2000
+    eval_every: int = 0  # 0 = only at the end
+    eval_clips: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(float(b) for b in self.betas)
+
+
+SECTIONS = {"vqvae": VQVAEConfig, "mage": MAGEConfig, "vqvae_train": TrainConfig, "mage_train": TrainConfig}
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-safe dict of a config dataclass (tuples become lists)."""
+    out = asdict(cfg)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Build ``cls`` from a mapping, refusing unknown keys (a typo in a preset must not pass silently)."""
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}; known: {sorted(names)}")
+    return cls(**dict(data))
+
+
+def preset_path(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    name = str(name_or_path)
+    if name.startswith("train-"):
+        name = name[len("train-"):]
+    cand = PRESET_DIR / f"train-{name}.yaml"
+    if not cand.exists():
+        have = sorted(q.stem[len("train-"):] for q in PRESET_DIR.glob("train-*.yaml"))
+        raise FileNotFoundError(f"no training preset {name_or_path!r} (looked for {cand}); available: {have}")
+    return cand
+
+
+def load_preset(name_or_path: str | Path | None, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Preset as {'dataset', 'data', 'vqvae', 'mage', 'vqvae_train', 'mage_train'} with overrides applied.
+
+    Sections are returned as config dataclasses (``data`` stays a dict)."""
+    raw: dict[str, Any] = {}
+    if name_or_path is not None:
+        with open(preset_path(name_or_path), encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+    raw = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not section.key=value")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        target = raw
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = yaml.safe_load(value)
+    out: dict[str, Any] = {"dataset": raw.get("dataset"), "data": dict(raw.get("data", {}))}
+    for section, cls in SECTIONS.items():
+        out[section] = from_dict(cls, raw.get(section, {}))
+    extra = set(raw) - set(out)
+    if extra:
+        raise ValueError(f"unknown preset sections: {sorted(extra)}")
+    return out
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    return dataclasses.replace(cfg, **changes)
+
+
+__all__ = [
+    "DATASETS",
+    "VQVAEConfig",
+    "MAGEConfig",
+    "TrainConfig",
+    "load_preset",
+    "preset_path",
+    "to_dict",
+    "from_dict",
+    "replace",
+    "field",
+]
