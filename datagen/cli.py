@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .errors import InputError, ensure_writable_dir
+from .errors import ensure_writable_dir, run_group
 from .mnist.digits import DigitSourceError
 from .shard import ShardFormatError
 
@@ -166,25 +166,8 @@ def _register_optional() -> None:
 _register_optional()
 
 
-def run(group: click.Group, args=None) -> None:
-    """Invoke a click group, turning library errors about user input into one line and exit code 2."""
-    try:
-        group.main(args=args, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except (InputError, DigitSourceError, ShardFormatError) as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(2)
-
-
 def cli_main() -> None:
-    run(main)
+    run_group(main, extra_errors=(DigitSourceError, ShardFormatError))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Commands raise :class:`click.UsageError` / :class:`click.BadParameter` (exit 2);
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -33,3 +34,24 @@ def positive_int(value: int, option: str) -> int:
     if value is None or value <= 0:
         raise click.BadParameter(f"{value} is not allowed; it must be a positive integer", param_hint=option)
     return value
+
+
+def run_group(group: click.Group, args=None, extra_errors: tuple[type[Exception], ...] = ()) -> None:
+    """Run a click group as a console script: errors about user input become one line on stderr and exit 2.
+
+    click's own usage errors print a usage block; a user who typed a bad value wants the one line that names it.
+    """
+    try:
+        group.main(args=args, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        message = " ".join(e.format_message().split())
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)
+    except (InputError, *extra_errors) as e:
+        click.echo(f"Error: {' '.join(str(e).split())}", err=True)
+        sys.exit(2)

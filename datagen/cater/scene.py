@@ -59,7 +59,7 @@ class ObjectSpec:
     @property
     def center_height(self) -> float:
         """Height above the object's base whose projection is its 2D centre (silhouette centroid)."""
-        return self.half * (0.72 if self.shape == "cone" else 1.0)
+        return self.half * (0.46 if self.shape == "cone" else 1.0)  # cone: fitted to rendered silhouettes
 
     def attrs(self) -> dict:
         return asdict(self)

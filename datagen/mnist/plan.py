@@ -196,6 +196,9 @@ def plan_video(
         xy[:, axis] = along
         xy[:, 1 - axis] = u_other * SPAN
         tracks[slot] = np.rint(xy).astype(np.int16)
+        if stop < frames:  # the stop as the pixels show it: first frame of the final resting position
+            still = np.all(tracks[slot] == tracks[slot, -1], axis=1)
+            stop = int(frames - np.argmin(still[::-1])) if not still.all() else 0
         out_labels[slot] = label
         glyphs[slot] = pools[label][int(u_glyph * len(pools[label]))]
         moving[slot] = True

@@ -1,0 +1,235 @@
+"""Turning the MODEL argument of ``ti2v-bench evaluate`` into a video generator.
+
+Generator protocol (what every MODEL becomes)::
+
+    generate(first_frame, caption, speed, num_samples=1, seed=0, frames=10) -> uint8 [num_samples, T, H, W, C]
+
+``first_frame`` is uint8 [H, W, C]; ``speed`` is eta in [0, 1]; frame 0 of each returned video is expected to be
+the given first frame (it is not scored). The same seed must give the same videos.
+
+MODEL can be
+* ``static``: repeats the first frame (a lower bound on controllability: nothing moves);
+* ``oracle``: the ground-truth clip, passed through a VQ-VAE when ``--vqvae CKPT`` is given (the upper bound a
+  VQ-VAE-based model can reach; without one it is the ground truth itself, PSNR capped);
+* ``package.module:name``: ``name`` is a function with the protocol's signature, an object with a ``generate``
+  method, or a class whose no-argument instance has one;
+* a folder of pre-generated videos named by clip index (position in the evaluated split, 0-based):
+  ``<index>.npy`` (uint8 [T, H, W, C] or [K, T, H, W, C]), or ``<index>_<k>.npy`` per sample, or the same with
+  ``.gif`` / ``.mp4`` (read with imageio); grayscale GIFs are reduced to the shard's channel count;
+* a MAGE checkpoint file (``.ckpt`` / ``.pt`` / ``.pth`` / ``.safetensors``): checked here first without running
+  any code (safetensors, or ``torch.load(weights_only=True)``; a pickle that would call anything is refused),
+  then handed to ``ti2v.models.api.load_model(path, device)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pickle
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+
+class ModelError(ValueError):
+    """A MODEL argument that cannot be used; the message names it."""
+
+
+CKPT_SUFFIXES = (".ckpt", ".pt", ".pth", ".safetensors", ".bin")
+
+
+class StaticBaseline:
+    name = "static"
+
+    def generate(self, first_frame, caption, speed, num_samples=1, seed=0, frames=10):
+        v = np.repeat(np.asarray(first_frame, np.uint8)[None], frames, 0)
+        return np.repeat(v[None], num_samples, 0)
+
+
+class OracleBaseline:
+    """Needs the reference clip: the evaluator calls ``generate_from_reference``."""
+
+    name = "oracle"
+    needs_reference = True
+
+    def __init__(self, vqvae=None):
+        self.vqvae = vqvae
+
+    def generate_from_reference(self, reference, num_samples=1):
+        v = np.asarray(reference, np.uint8)
+        if self.vqvae is not None:
+            v = np.asarray(self.vqvae.reconstruct(v), np.uint8)
+        return np.repeat(v[None], num_samples, 0)
+
+
+class FolderModel:
+    name = "folder"
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.files = {p.name: p for p in folder.iterdir() if p.is_file()}
+        if not self.files:
+            raise ModelError(f"video folder {folder} is empty")
+
+    def _read(self, p: Path) -> np.ndarray:
+        if p.suffix == ".npy":
+            try:
+                arr = np.load(p, allow_pickle=False)
+            except Exception as e:
+                raise ModelError(f"{p}: not a readable .npy video ({e})") from None
+        else:
+            import imageio.v3 as iio
+
+            try:
+                arr = np.asarray(iio.imread(p, index=None))
+            except Exception as e:
+                raise ModelError(f"{p}: not a readable video ({e})") from None
+        if arr.dtype != np.uint8:
+            raise ModelError(f"{p}: videos must be uint8, got {arr.dtype}")
+        if arr.ndim == 3:
+            arr = arr[..., None]
+        return arr
+
+    def load(self, index: int, num_samples: int, frames: int, channels: int) -> np.ndarray:
+        vids = []
+        for ext in (".npy", ".gif", ".mp4"):
+            if f"{index}{ext}" in self.files:
+                a = self._read(self.files[f"{index}{ext}"])
+                vids = list(a) if a.ndim == 5 else [a]
+                break
+            per = [self.files.get(f"{index}_{k}{ext}") for k in range(num_samples)]
+            if per[0] is not None:
+                if any(p is None for p in per):
+                    raise ModelError(f"video folder {self.folder}: clip {index} has fewer than {num_samples} samples")
+                vids = [self._read(p) for p in per]
+                break
+        if not vids:
+            raise ModelError(f"video folder {self.folder}: no video for clip index {index} "
+                             f"(expected {index}.npy, {index}_0.npy, {index}.gif, ...)")
+        if len(vids) < num_samples:
+            raise ModelError(f"video folder {self.folder}: clip {index} has {len(vids)} samples, {num_samples} needed")
+        out = []
+        for v in vids[:num_samples]:
+            if v.shape[-1] != channels:
+                v = v[..., :3].mean(-1, keepdims=True).round().astype(np.uint8) if channels == 1 else v
+                if v.shape[-1] == 1 and channels == 3:
+                    v = np.repeat(v, 3, -1)
+            if len(v) < frames:
+                raise ModelError(f"video folder {self.folder}: clip {index} has {len(v)} frames, {frames} needed")
+            out.append(v[:frames])
+        return np.stack(out)
+
+
+class CallableModel:
+    def __init__(self, spec: str, fn):
+        self.name = spec
+        self.fn = fn
+
+    def generate(self, first_frame, caption, speed, num_samples=1, seed=0, frames=10):
+        return self.fn(first_frame=first_frame, caption=caption, speed=speed, num_samples=num_samples, seed=seed,
+                       frames=frames)
+
+
+def load_callable(spec: str):
+    mod_name, _, attr = spec.partition(":")
+    if not mod_name or not attr:
+        raise ModelError(f"MODEL {spec!r}: expected package.module:callable")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise ModelError(f"MODEL {spec!r}: cannot import module {mod_name!r} ({e})") from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ModelError(f"MODEL {spec!r}: module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if inspect.isclass(obj):
+        obj = obj()
+    if hasattr(obj, "generate"):
+        return CallableModel(spec, obj.generate)
+    if callable(obj):
+        return CallableModel(spec, obj)
+    raise ModelError(f"MODEL {spec!r}: {attr!r} is neither callable nor has a generate method")
+
+
+def check_checkpoint(path: Path) -> dict:
+    """Open a checkpoint without executing anything it contains; return its tensors' names and shapes."""
+    if not path.exists():
+        raise ModelError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ModelError(f"checkpoint {path} is empty")
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), "pt") as f:
+                return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        except Exception as e:
+            raise ModelError(f"checkpoint {path}: not a readable safetensors file ({e})") from None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        msg = str(e).splitlines()[0] if str(e) else "disallowed object"
+        if zipfile.is_zipfile(path) or _looks_like_pickle(path):
+            raise ModelError(f"checkpoint {path} refused: it would run code or build objects outside plain tensors "
+                             f"when unpickled ({msg[:160]}); re-save it with safetensors or plain state dicts") from None
+        raise ModelError(f"checkpoint {path}: corrupt or not a checkpoint ({msg[:160]})") from None
+    except Exception as e:
+        raise ModelError(f"checkpoint {path}: corrupt or not a checkpoint ({type(e).__name__}: {str(e)[:160]})") from None
+    out: dict = {}
+
+    def walk(x, prefix=""):
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            out[prefix] = tuple(x.shape)
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{prefix}.{k}" if prefix else str(k))
+
+    walk(state)
+    return out
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and head[1] <= 5
+
+
+def resolve_model(spec: str, device: str = "cpu", vqvae: str | None = None):
+    """MODEL string -> generator object (see module docstring)."""
+    if spec == "static":
+        return StaticBaseline()
+    if spec == "oracle":
+        vq = None
+        if vqvae:
+            check_checkpoint(Path(vqvae))
+            api = _mage_api()
+            if not hasattr(api, "load_vqvae"):
+                raise ModelError("--vqvae needs ti2v.models.api.load_vqvae(path, device), which does not exist yet")
+            vq = api.load_vqvae(vqvae, device)
+        return OracleBaseline(vq)
+    p = Path(spec)
+    if p.is_dir():
+        return FolderModel(p)
+    if p.suffix in CKPT_SUFFIXES or p.exists():
+        check_checkpoint(p)
+        api = _mage_api()
+        model = api.load_model(str(p), device)
+        model.name = getattr(model, "name", f"MAGE ({p.name})")
+        return model
+    if ":" in spec:
+        return load_callable(spec)
+    raise ModelError(f"MODEL {spec!r}: not static, oracle, a checkpoint file, a video folder or module:callable")
+
+
+def _mage_api():
+    try:
+        return importlib.import_module("ti2v.models.api")
+    except ImportError as e:
+        raise ModelError(f"MAGE checkpoints need ti2v.models.api.load_model, which is not importable ({e})") from None

@@ -1,0 +1,84 @@
+"""``ti2v-datagen cater``: render a CATER-GEN split with Blender (register with ``main.add_command(cater)``).
+
+``--objects`` takes MIN-MAX or N with 1 <= MIN <= MAX <= 8 (SPEC's v2 is 3-8, the default; smaller counts are
+allowed for tiny runs); v1 always has its two objects (cone and snitch) and ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from ..errors import InputError, ensure_writable_dir, positive_int
+from .scene import MAX_OBJECTS
+
+DEFAULT_COUNTS = {("v1", "train"): 3500, ("v1", "test"): 1500, ("v2", "train"): 24000, ("v2", "test"): 6000}
+
+
+def parse_objects(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text or "")
+    if not m:
+        raise click.BadParameter(f"{text!r} is not MIN-MAX or N (integers, 1 <= MIN <= MAX <= {MAX_OBJECTS})", param_hint="--objects")
+    lo = int(m.group(1))
+    hi = int(m.group(2)) if m.group(2) is not None else lo
+    if not 1 <= lo <= hi <= MAX_OBJECTS:
+        raise click.BadParameter(f"{text!r} is not allowed; need 1 <= MIN <= MAX <= {MAX_OBJECTS}", param_hint="--objects")
+    return lo, hi
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
+    return value
+
+
+@click.command("cater")
+@click.option("--version", "version", default="v2", show_default=True, help="CATER-GEN version: v1 (cone + snitch) or v2.")
+@click.option("--objects", default="3-8", show_default=True, help="v2 object count MIN-MAX or N (1..8).")
+@click.option("--ambiguous", is_flag=True, help="Make the ambiguous caption the default one (both are always stored).")
+@click.option("--split", default="train", show_default=True, help="train or test.")
+@click.option("--num-videos", type=int, default=None, help="Videos in the split [SPEC: v1 3500/1500, v2 24000/6000].")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder; the split goes to OUT/<split>.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resolution", type=int, default=128, show_default=True, help="Square frame size in pixels.")
+@click.option("--frames", type=int, default=32, show_default=True, help="Raw frames per video.")
+@click.option("--samples", type=int, default=32, show_default=True, help="Cycles samples per pixel.")
+@click.option("--denoise/--no-denoise", default=True, show_default=True, help="OpenImageDenoise.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or gpu (OPTIX/CUDA/HIP).")
+@click.option("--threads", type=int, default=None, help="Cycles threads per worker (default: all cores).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Blender worker processes.")
+@click.option("--shard-size", type=int, default=32, show_default=True, help="Videos per shard (the unit of resume).")
+def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution, frames, samples, denoise, device, threads, workers, shard_size):
+    """Render CATER-GEN videos with Blender (Cycles) into shards: RGB, masks, motion field, scene state, captions."""
+    from ..runner import plan_jobs, run_shards
+    from .job import CaterConfig, WriteCaterShard
+
+    version = _choice(version, ("v1", "v2"), "--version")
+    split = _choice(split, ("train", "test"), "--split")
+    device = _choice(device, ("cpu", "gpu"), "--device")
+    n_min, n_max = parse_objects(objects) if version == "v2" else (2, 2)
+    for value, option in ((resolution, "--resolution"), (frames, "--frames"), (samples, "--samples"), (workers, "--workers"), (shard_size, "--shard-size")):
+        positive_int(value, option)
+    if frames < 2:
+        raise click.BadParameter(f"{frames} is not allowed; a video needs at least 2 frames", param_hint="--frames")
+    if threads is not None:
+        positive_int(threads, "--threads")
+    if num_videos is None:
+        num_videos = DEFAULT_COUNTS[(version, split)]
+    positive_int(num_videos, "--num-videos")
+    out_dir = ensure_writable_dir(out)
+    cfg = CaterConfig(version, n_min, n_max, frames, resolution, samples, denoise, device, threads, ambiguous)
+    split_dir = ensure_writable_dir(out_dir / split)
+    jobs = plan_jobs(split_dir, cfg.dataset, split, num_videos, shard_size, seed)
+    config = dict(cfg.run_config(), seed=seed, split=split, num_videos=num_videos, shard_size=shard_size)
+    try:
+        manifest = run_shards(split_dir, jobs, WriteCaterShard(cfg), config=config, workers=workers, desc=f"{cfg.dataset} {split}")
+    except InputError as e:
+        raise click.UsageError(str(e)) from None
+    if manifest is not None:
+        click.echo(f"wrote {manifest['num_videos']} videos in {len(jobs)} shards to {split_dir}", err=True)
+
+
+if __name__ == "__main__":
+    cater()

@@ -1,0 +1,99 @@
+"""``ti2v-train``: train the reference MAGE (stage 1 ``vqvae``, stage 2 ``mage``).
+
+    ti2v-train vqvae --preset mnist-single --data OUT --out runs/ms/vqvae
+    ti2v-train mage  --preset mnist-single --data OUT --vqvae runs/ms/vqvae/vqvae.ckpt --out runs/ms/mage
+    torchrun --nproc_per_node 8 -m ti2v.models.train_cli mage ...        # DistributedDataParallel
+
+``--data`` is a dataset folder ``OUT`` (the split folder ``OUT/<split>`` is used) or a split folder itself.
+``--set section.key=value`` overrides any preset value (sections: data, vqvae, mage, vqvae_train, mage_train),
+e.g. ``--set mage.d_model=128 --set mage_train.lr=3e-4``. A run resumes from ``--out/last.ckpt`` unless
+``--no-resume``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .config import load_preset, replace
+
+
+def _common(f):
+    opts = [
+        click.option("--preset", default="mnist-single", show_default=True,
+                     help="train-<name>.yaml in templates/presets, or a YAML path"),
+        click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+                     help="dataset folder OUT (with OUT/<split>) or a split folder"),
+        click.option("--out", required=True, type=click.Path(file_okay=False), help="run folder"),
+        click.option("--split", default="train", show_default=True),
+        click.option("--eval-split", default="test", show_default=True, help="'' to skip evaluation"),
+        click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)"),
+        click.option("--steps", type=int, default=None, help="override <stage>_train.steps"),
+        click.option("--batch-size", type=int, default=None),
+        click.option("--lr", type=float, default=None),
+        click.option("--workers", type=int, default=None, help="DataLoader workers"),
+        click.option("--max-minutes", type=float, default=None, help="stop (and save) after this wall time"),
+        click.option("--resume/--no-resume", default=True, show_default=True),
+        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _preset(preset, overrides, stage, steps, batch_size, lr, workers):
+    cfg = load_preset(preset, overrides)
+    key = f"{stage}_train"
+    changes = {k: v for k, v in dict(steps=steps, batch_size=batch_size, lr=lr, num_workers=workers).items()
+               if v is not None}
+    cfg[key] = replace(cfg[key], **changes)
+    return cfg
+
+
+def _split_arg(data: str, split: str | None) -> tuple[str, str | None]:
+    """A split folder given directly (holds shard files) is used as is."""
+    p = Path(data)
+    if any(p.glob("shard-*.h5")) or (p / "manifest.json").exists() and not (p / (split or "")).is_dir():
+        return str(p), None
+    return str(p), split or None
+
+
+@click.group()
+def main() -> None:
+    """Train the reference MAGE on ti2v shards."""
+
+
+@main.command()
+@_common
+def vqvae(preset, data, out, split, eval_split, device, steps, batch_size, lr, workers, max_minutes, resume,
+          overrides):
+    """Stage 1: the VQ-VAE (Eq. 1), frames -> 16x16 tokens."""
+    from .train import train_vqvae
+
+    cfg = _preset(preset, overrides, "vqvae", steps, batch_size, lr, workers)
+    root, sp = _split_arg(data, split)
+    row = train_vqvae(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
+                      max_minutes=max_minutes)
+    click.echo(json.dumps(row))
+
+
+@main.command()
+@_common
+@click.option("--vqvae", "vqvae_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="vqvae.ckpt of stage 1")
+def mage(preset, data, out, split, eval_split, device, steps, batch_size, lr, workers, max_minutes, resume,
+         overrides, vqvae_path):
+    """Stage 2: the generator (Eq. 7) on the frozen VQ-VAE's tokens."""
+    from .train import train_mage
+
+    cfg = _preset(preset, overrides, "mage", steps, batch_size, lr, workers)
+    root, sp = _split_arg(data, split)
+    row = train_mage(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
+                     resume=resume, max_minutes=max_minutes)
+    click.echo(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
