@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := demo-out
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean docker-check
 
 venv: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+
+# Lint the Dockerfiles and run the image entry point on a clean, non-editable install (no Docker engine needed).
+docker-check: $(STAMP)
+	bash docker/smoke.sh
 
 clean:
 	rm -rf $(DEMO) build *.egg-info

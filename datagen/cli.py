@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .errors import ensure_writable_dir, run_group
+from .run_options import execution_options
 from .mnist.digits import DigitSourceError
 from .shard import ShardFormatError
 
@@ -45,29 +46,29 @@ def main() -> None:
 @click.option("--distractor-prob", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="Modified only: probability of the static distractor (paper: always; original release: 0.5).")
 @click.option("--shard-size", type=int, default=1000, show_default=True, callback=_positive, help=SHARD_SIZE_HELP)
-@click.option("--workers", type=int, default=1, show_default=True, callback=_positive, help="Worker processes.")
 @click.option("--digits", type=click.Choice(["mnist", "sklearn"]), default="mnist", show_default=True,
               help="Glyph source: MNIST IDX files, or scikit-learn's bundled 8x8 digits (offline stand-in, recorded in the shards).")
 @click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with the four MNIST IDX files (default: the cache filled by 'ti2v-datagen fetch mnist').")
-def mnist(variant, split, num_videos, out, seed, frames, distractor_prob, shard_size, workers, digits, mnist_dir):
+@execution_options
+def mnist(variant, split, num_videos, out, seed, frames, distractor_prob, shard_size, digits, mnist_dir, execution):
     """Moving MNIST family: 64x64 grayscale videos with explicit captions (SPEC section 2)."""
-    from .mnist.digits import load_digits
-    from .mnist.generate import MnistSettings, write_mnist_shard
-    from .mnist.plan import DATASET_NAMES, min_frames
-    from .runner import plan_jobs, run_shards
+    from .mnist.generate import MnistSettings, generate_split
+    from .mnist.plan import min_frames
 
     if frames < min_frames(variant):
         raise click.BadParameter(f"{frames} is too few for {variant}; at least {min_frames(variant)}", param_hint="--frames")
     out_dir = ensure_writable_dir(out)
-    load_digits(digits, split, Path(mnist_dir) if mnist_dir else None)  # fail before any work if MNIST is absent
     settings = MnistSettings(variant, split, frames, distractor_prob, digits, mnist_dir, seed)
-    split_dir = out_dir / split
-    config = dict(settings.config(), num_videos=num_videos, shard_size=shard_size)
-    jobs = plan_jobs(split_dir, DATASET_NAMES[variant], split, num_videos, shard_size, seed)
-    manifest = run_shards(split_dir, jobs, functools.partial(write_mnist_shard, settings), config=config,
-                          workers=workers, desc=f"{DATASET_NAMES[variant]} {split}")
-    click.echo(f"wrote {manifest['num_videos']} videos in {len(manifest['shards'])} shards to {split_dir}")
+    split_dir, manifest = generate_split(out_dir, settings, num_videos, shard_size, execution)
+    report_split(split_dir, manifest)
+
+
+def report_split(split_dir: Path, manifest: dict | None) -> None:
+    if manifest is None:
+        click.echo(f"this share of {split_dir} is done; manifest.json is written by the run that completes the split")
+    else:
+        click.echo(f"wrote {manifest['num_videos']} videos in {len(manifest['shards'])} shards to {split_dir}")
 
 
 @main.group()
@@ -88,8 +89,8 @@ def fetch_mnist_cmd(dest, mirrors):
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--against", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Another build's manifest.json: also prove this build equal to it.")
+@click.option("--against", type=click.Path(exists=True), default=None,
+              help="Another build's manifest.json (or its split or dataset folder): also prove this build equal to it.")
 def verify(path, against):
     """Check checksums, schema and counts of a split folder (or of every split under a dataset folder).
 

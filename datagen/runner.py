@@ -156,7 +156,7 @@ def run_shards(
         if executor == "ray":
             from .ray_executor import run_on_ray
 
-            run_on_ray(todo, write_shard, bar, address=address)
+            run_on_ray(todo, write_shard, bar, address=address, num_cpus=None if address else max(workers, 1))
         elif workers <= 1 or len(todo) <= 1:
             for job in todo:
                 write_shard(job, bar.update)
@@ -194,26 +194,14 @@ def _drain(q, bar: tqdm) -> None:
 RENDER_ATTRS = ("blender_version", "device", "threads", "samples", "resolution")
 
 
+def stored_digests(path: Path) -> dict[str, str]:
+    with open_shard(path) as f:
+        return {part: str(f.attrs[f"{part}_sha256"]) for part in ("videos", "scene")}
+
+
 def render_settings(path: Path) -> dict:
     with open_shard(path) as f:
         return {k: (f.attrs[k].tolist() if hasattr(f.attrs[k], "tolist") else f.attrs[k]) for k in RENDER_ATTRS if k in f.attrs}
-
-
-def content_digests(path: Path) -> dict[str, str]:
-    """Digests of what a shard holds, apart from how HDF5 laid it out: the pixels, and the scene state
-    (captions and annotations). Two builds whose renderers differ can still prove their plans equal."""
-    with open_shard(path) as f:
-        videos = hashlib.sha256()
-        for i in range(f["videos"].shape[0]):
-            videos.update(f["videos"][i].tobytes())
-        scene = hashlib.sha256()
-        names: list[str] = []
-        f.visititems(lambda name, obj: names.append(name) if hasattr(obj, "dtype") and name != "videos" else None)
-        for name in sorted(names):
-            data = f[name][()]
-            scene.update(name.encode())
-            scene.update(repr(data.tolist()).encode() if data.dtype == object else data.tobytes())
-    return {"videos": videos.hexdigest(), "scene": scene.hexdigest()}
 
 
 def write_manifest(split_dir: Path, jobs: Sequence[ShardJob], config: dict) -> dict:
@@ -227,7 +215,7 @@ def write_manifest(split_dir: Path, jobs: Sequence[ShardJob], config: dict) -> d
                 "num_videos": job.count,
                 "seed": job.seed,
                 "sha256": sha256_file(job.path),
-                "content": content_digests(job.path),
+                "content": stored_digests(job.path),
                 "render_settings": render_settings(job.path),
             }
         )

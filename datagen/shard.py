@@ -16,6 +16,7 @@ name is always complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -72,6 +73,7 @@ class ShardWriter:
             raise ShardFormatError(f"shard attributes missing: {', '.join(missing)}")
         self.count = 0
         self._buf: dict[str, list] = {}
+        self._hashers: dict[str, "hashlib._Hash"] = {}
         self._file: h5py.File | None = None
 
     def __enter__(self) -> "ShardWriter":
@@ -138,6 +140,7 @@ class ShardWriter:
                 if data.shape[1:] != ds.shape[1:]:
                     raise ShardFormatError(f"annotation {name!r} has shape {data.shape[1:]}, shard has {ds.shape[1:]}")
             ds[start : start + n_new] = data
+            _hash_block(self._hashers.setdefault(name, hashlib.sha256()), data)
         self._buf = {}
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -151,6 +154,8 @@ class ShardWriter:
                     self._file.attrs[key] = _attr_value(value)
                 self._file.attrs["format_version"] = FORMAT_VERSION
                 self._file.attrs["num_videos"] = self.count
+                for part, digest in combine_digests(self._hashers).items():
+                    self._file.attrs[f"{part}_sha256"] = digest
         finally:
             self._file.close()
             self._file = None
@@ -158,6 +163,39 @@ class ShardWriter:
             os.replace(self.tmp, self.path)
         elif self.tmp.exists():
             self.tmp.unlink()
+
+
+def _hash_block(h, data: np.ndarray) -> None:
+    if data.dtype == object or data.dtype.kind in "SU" or h5py.check_string_dtype(data.dtype) is not None:
+        for v in data.reshape(-1):
+            b = v.encode("utf-8") if isinstance(v, str) else bytes(v)
+            h.update(len(b).to_bytes(4, "little"))
+            h.update(b)
+    else:
+        h.update(np.ascontiguousarray(data).tobytes())
+
+
+def combine_digests(hashers: Mapping[str, Any]) -> dict[str, str]:
+    """Two digests of a shard's content, independent of HDF5's byte layout: ``videos`` (the pixels) and
+    ``scene`` (captions and annotations), so builds whose renderers differ can still prove their plans equal."""
+    scene = hashlib.sha256()
+    for name in sorted(hashers):
+        if name != "videos":
+            scene.update(name.encode() + b"\0" + hashers[name].digest())
+    return {"videos": hashers["videos"].hexdigest(), "scene": scene.hexdigest()}
+
+
+def content_digests(f: h5py.File, block: int = 256) -> dict[str, str]:
+    """Recompute the content digests from a shard's data (what ShardWriter stored as attributes)."""
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    hashers = {}
+    for name in names:
+        ds, h = f[name], hashlib.sha256()
+        for start in range(0, ds.shape[0], block):
+            _hash_block(h, ds[start : start + block])
+        hashers[name] = h
+    return combine_digests(hashers)
 
 
 def _attr_value(value: Any) -> Any:

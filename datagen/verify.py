@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from .errors import InputError
-from .runner import MANIFEST, content_digests, load_manifest, sha256_file
-from .shard import ShardFormatError, open_shard
+from .runner import MANIFEST, load_manifest, sha256_file
+from .shard import ShardFormatError, content_digests, open_shard
 
 def split_dirs(path: Path) -> list[Path]:
     """The split folders at ``path``: itself when it holds a manifest, else its children that do."""
@@ -87,7 +87,8 @@ def compare_to(split_dir: Path, other_manifest: Path) -> list[str]:
             continue
         if entry["sha256"] == ref["sha256"]:
             continue
-        content = content_digests(path)
+        with open_shard(path) as f:
+            content = content_digests(f)
         if content["scene"] != ref["content"]["scene"]:
             problems.append(f"{path}: captions or annotations differ from {other_manifest}")
             continue
@@ -113,9 +114,15 @@ def verify_tree(path: Path, against: Path | None = None) -> list[str]:
 
 
 def _manifest_for(against: Path, split: str) -> Path:
-    """``--against`` names one manifest; for a dataset folder, the sibling split's manifest beside it."""
-    if against.name == MANIFEST and against.parent.name != split and (against.parent.parent / split / MANIFEST).exists():
-        return against.parent.parent / split / MANIFEST
+    """``--against`` names a manifest, a split folder or a dataset folder; pick the manifest of ``split``."""
+    if against.is_dir():
+        for candidate in (against / split / MANIFEST, against / MANIFEST):
+            if candidate.exists():
+                return candidate
+        raise InputError(f"{against} holds no {MANIFEST} for split {split!r}")
+    sibling = against.parent.parent / split / MANIFEST
+    if against.name == MANIFEST and against.parent.name != split and sibling.exists():
+        return sibling
     return against
 
 

@@ -38,8 +38,6 @@ def _aim(obj, location) -> None:
 
 def _principled(name: str, rgb, metallic: float, roughness: float):
     mat = bpy.data.materials.new(name)
-    if hasattr(mat, "use_nodes") and not mat.use_nodes:
-        mat.use_nodes = True
     bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
     bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
     bsdf.inputs["Metallic"].default_value = metallic
@@ -161,7 +159,9 @@ class BlenderScene:
                     d.use = d.type == kind
                 sc.cycles.device = "GPU"
                 return f"gpu:{kind}:{gpus[0].name}"
-        raise RuntimeError("--device gpu: Cycles found no OPTIX/CUDA/HIP/oneAPI/Metal device on this machine")
+        from ..errors import InputError
+
+        raise InputError("--device gpu: Cycles found no OPTIX/CUDA/HIP/oneAPI/Metal device here; use --device cpu")
 
     def _mesh(self, shape: str):
         if shape not in self._meshes:

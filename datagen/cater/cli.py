@@ -1,11 +1,13 @@
 """``ti2v-datagen cater``: render a CATER-GEN split with Blender (register with ``main.add_command(cater)``).
 
 ``--objects`` takes MIN-MAX or N with 1 <= MIN <= MAX <= 8 (SPEC's v2 is 3-8, the default; smaller counts are
-allowed for tiny runs); v1 always has its two objects (cone and snitch) and ignores it.
+allowed for tiny runs); v1 always has its two objects (cone and snitch): the value is checked, then ignored.
+Output: OUT/<split>/shard-*.h5 (+ run.json, manifest.json) through the shared runner, so a killed run resumes.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 import click
@@ -46,7 +48,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 @click.option("--samples", type=int, default=32, show_default=True, help="Cycles samples per pixel.")
 @click.option("--denoise/--no-denoise", default=True, show_default=True, help="OpenImageDenoise.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or gpu (OPTIX/CUDA/HIP).")
-@click.option("--threads", type=int, default=None, help="Cycles threads per worker (default: all cores).")
+@click.option("--threads", type=int, default=None, help="Cycles threads per worker (default: all cores / workers).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Blender worker processes.")
 @click.option("--shard-size", type=int, default=32, show_default=True, help="Videos per shard (the unit of resume).")
 def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution, frames, samples, denoise, device, threads, workers, shard_size):
@@ -57,13 +59,17 @@ def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution,
     version = _choice(version, ("v1", "v2"), "--version")
     split = _choice(split, ("train", "test"), "--split")
     device = _choice(device, ("cpu", "gpu"), "--device")
-    n_min, n_max = parse_objects(objects) if version == "v2" else (2, 2)
+    n_min, n_max = parse_objects(objects)
+    if version == "v1":
+        n_min = n_max = 2  # v1 is always the cone and the snitch
     for value, option in ((resolution, "--resolution"), (frames, "--frames"), (samples, "--samples"), (workers, "--workers"), (shard_size, "--shard-size")):
         positive_int(value, option)
     if frames < 2:
         raise click.BadParameter(f"{frames} is not allowed; a video needs at least 2 frames", param_hint="--frames")
     if threads is not None:
         positive_int(threads, "--threads")
+    elif workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)  # one Cycles per worker: share the cores, do not oversubscribe
     if num_videos is None:
         num_videos = DEFAULT_COUNTS[(version, split)]
     positive_int(num_videos, "--num-videos")

@@ -81,7 +81,7 @@ def unit_mesh(shape: str) -> tuple[np.ndarray, list[tuple[int, ...]], list[bool]
                     b = base + ((i + 1) % n) * minor_n + j
                     a2 = base + i * minor_n + (j + 1) % minor_n
                     b2 = base + ((i + 1) % n) * minor_n + (j + 1) % minor_n
-                    faces.append((a, b, b2, a2))
+                    faces.append((a, a2, b2, b))  # outward normals
         return np.array(verts), faces, [True] * len(faces)
     raise ValueError(f"unknown shape {shape!r}")
 

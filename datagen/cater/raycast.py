@@ -68,5 +68,6 @@ class RayCaster:
             depth[idx] = t
             mask[idx] = k + 1
             p0 = (local * o.half) @ rotation_z(float(yaws[0, k])).T + positions[0, k]
-            motion[idx] = self.pixels[idx] - self.camera.project(p0)
+            pt = (local * o.half) @ rotation_z(float(yaws[frame, k])).T + positions[frame, k]
+            motion[idx] = self.camera.project(pt) - self.camera.project(p0)  # exactly 0 where nothing moved
         return mask.reshape(self.size, self.size), motion.reshape(self.size, self.size, 2)

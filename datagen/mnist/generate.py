@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runner import ShardJob
+from ..run_options import Execution
+from ..runner import ShardJob, plan_jobs, run_shards
 from ..shard import ShardWriter
 from ..speed import MNIST_INTERVAL
 from .digits import DigitSet, load_digits
@@ -65,3 +66,21 @@ def write_mnist_shard(settings: MnistSettings, job: ShardJob, tick=lambda n: Non
             annotations["digit_images"] = glyphs
             writer.add(draw_video(plan, glyphs), plan.caption, plan.caption, annotations)
             tick(1)
+
+
+def generate_split(out_dir: Path, settings: MnistSettings, num_videos: int, shard_size: int,
+                   execution: Execution = Execution()) -> tuple[Path, dict | None]:
+    """Make (or finish) OUT/<split>; returns the split folder and its manifest (None while shards are missing)."""
+    from functools import partial
+
+    from .plan import DATASET_NAMES
+
+    _digits(settings.digits, settings.split, settings.mnist_dir)  # fail before any work if MNIST is absent
+    split_dir = Path(out_dir) / settings.split
+    dataset = DATASET_NAMES[settings.variant]
+    config = dict(settings.config(), num_videos=num_videos, shard_size=shard_size)
+    jobs = plan_jobs(split_dir, dataset, settings.split, num_videos, shard_size, settings.seed)
+    manifest = run_shards(split_dir, jobs, partial(write_mnist_shard, settings), config=config,
+                          workers=execution.workers, executor=execution.executor, address=execution.address,
+                          select=execution.select(jobs), desc=f"{dataset} {settings.split}")
+    return split_dir, manifest

@@ -1,0 +1,156 @@
+"""``ti2v-bench``: evaluate a TI2V model on the shards, and manage the metric networks' weights."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import weights as W
+
+
+def _speed(ctx, param, value):
+    if value == "random":
+        return value
+    try:
+        v = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither 'random' nor a number in [0, 1]") from None
+    if not 0.0 <= v <= 1.0:
+        raise click.BadParameter(f"{value!r} is outside [0, 1]")
+    return v
+
+
+def _metrics(ctx, param, value):
+    from .evaluate import ALL_METRICS
+
+    if not value:
+        return None
+    names = [m.strip() for v in value for m in v.split(",") if m.strip()]
+    bad = [m for m in names if m not in ALL_METRICS]
+    if bad:
+        raise click.BadParameter(f"unknown metric {bad[0]!r}; choose from {', '.join(ALL_METRICS)}")
+    return tuple(names)
+
+
+def _resize(ctx, param, value):
+    out = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        k, _, v = part.partition("=")
+        if k not in ("inception", "i3d", "vgg") or not v.isdigit():
+            raise click.BadParameter(f"{part!r}: expected inception=N, i3d=N or vgg=N")
+        out[k] = int(v)
+    return out
+
+
+@click.group()
+def main():
+    """Benchmark for text-image-to-video generation on ti2v shards."""
+
+
+@main.command()
+@click.argument("model")
+@click.option("--data", required=True, type=click.Path(), help="dataset folder (OUT or OUT/<split>)")
+@click.option("--split", default="test", show_default=True)
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=None, help="samples per clip [1 explicit, 5 ambiguous]")
+@click.option("--metrics", multiple=True, callback=_metrics,
+              help="comma-separated subset of psnr,ssim,lpips,fid,fvd,div_vgg,div_i3d,control")
+@click.option("--speed", default="random", callback=_speed, show_default=True, help="eta in [0,1] or 'random'")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="evaluate the first N clips only")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(), default=None, help="report folder (report.json, report.md, PNG/GIF)")
+@click.option("--strict", is_flag=True, help="fail instead of skipping metrics whose weights are missing")
+@click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
+@click.option("--random-weights", is_flag=True, help="random-init feature networks (timing and pipeline tests only)")
+@click.option("--feature-resize", callback=_resize, default="", hidden=True)
+def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
+             vqvae, random_weights, feature_resize):
+    """Score MODEL (MAGE .ckpt, module:callable, video folder, static, oracle) on the DATA shards."""
+    from ti2v.datagen.shard import ShardFormatError
+
+    from .evaluate import EvalConfig, MetricUnavailable
+    from .evaluate import evaluate as run
+    from .models_adapter import ModelError
+    from .report import markdown
+
+    cfg = EvalConfig(model=model, data=data, split=split, captions=captions, samples=samples, metrics=metrics,
+                     speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
+                     strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae)
+    try:
+        report = run(cfg)
+    except (ModelError, MetricUnavailable, ShardFormatError, FileNotFoundError, ValueError) as e:
+        raise click.UsageError(str(e)) from None
+    except KeyError as e:
+        raise click.UsageError(str(e.args[0]) if e.args else str(e)) from None
+    click.echo(markdown(report))
+    if out:
+        click.echo(f"report written to {out}", err=True)
+
+
+@main.group()
+def weights():
+    """Pretrained weights of the metric networks ($TI2V_WEIGHTS, then $TORCH_HOME/hub/checkpoints)."""
+
+
+@weights.command("list")
+def weights_list():
+    """Known weight files and where they were found."""
+    for r in W.describe_all():
+        where = r["found"] or f"missing (ti2v-bench weights fetch {r['name']})"
+        click.echo(f"{r['name']:14s} {r['file']:42s} {where}\n{'':14s} {r['used_for']}")
+
+
+@weights.command("fetch")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True)
+@click.option("--url-base", default=None, help="mirror: URL prefix replacing the registry's (file name appended)")
+@click.option("--force", is_flag=True)
+def weights_fetch(names, all_, url_base, force):
+    """Download weight files (checksum-verified, temp file then rename)."""
+    names = list(W.REGISTRY) if all_ else list(names)
+    if not names:
+        raise click.UsageError("name a weights file (see `ti2v-bench weights list`) or pass --all")
+    for n in names:
+        if n not in W.REGISTRY:
+            raise click.BadParameter(f"unknown weights {n!r}; known: {', '.join(W.REGISTRY)}", param_hint="NAMES")
+    failed = False
+    for n in names:
+        try:
+            p = W.fetch(n, base_url=url_base, force=force)
+            click.echo(f"{n}: {p}")
+        except W.ChecksumError as e:
+            click.echo(f"{n}: checksum mismatch: {e}", err=True)
+            failed = True
+        except OSError as e:
+            click.echo(f"{n}: download failed: {e}", err=True)
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+@weights.command("verify")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+def weights_verify(names, as_json):
+    """Check the files found against their published checksums."""
+    names = list(names) or list(W.REGISTRY)
+    for n in names:
+        if n not in W.REGISTRY:
+            raise click.BadParameter(f"unknown weights {n!r}; known: {', '.join(W.REGISTRY)}", param_hint="NAMES")
+    rows = [W.verify(n) for n in names]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            extra = r.get("sha256", "") if r["status"] != "missing" else r["command"]
+            click.echo(f"{r['name']:14s} {r['status']:18s} {extra}")
+    sys.exit(1 if any(r["status"] == "checksum mismatch" for r in rows) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Writing an evaluation: report.json, report.md (tables laid out like the MAGE paper's Tables 1 and 2),
+samples.png / samples.gif (first frame, caption, generated vs ground truth) and speed.png (Figure 6 style)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+DATASET_NAMES = {
+    "mnist-single": "Single Moving MNIST",
+    "mnist-double": "Double Moving MNIST",
+    "mnist-modified": "Modified Moving MNIST",
+    "cater-gen-v1": "CATER-GEN-v1",
+    "cater-gen-v2": "CATER-GEN-v2",
+}
+
+
+def reproducible_part(report: dict) -> dict:
+    """Everything except wall-clock facts (what the same seed must reproduce exactly)."""
+    return {k: v for k, v in report.items() if k != "run"}
+
+
+def _fmt(v, digits=3):
+    if isinstance(v, dict):
+        if v.get("status") == "skipped":
+            return "skipped"
+        return "n/a"
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def markdown(report: dict) -> str:
+    d = report["data"]
+    m = report["metrics"]
+    name = DATASET_NAMES.get(d["dataset"], d["dataset"])
+    mode = "Deterministic (explicit text)" if d["captions"] == "explicit" else "Stochastic (ambiguous text)"
+    lines = [f"# ti2v-bench: {report['model_name']} on {name} ({d['split']})", ""]
+    if report.get("random_init_networks"):
+        lines += ["> **Random-init feature networks**: LPIPS / FID / FVD / diversity below come from randomly",
+                  "> initialised networks (timing / pipeline check). They are NOT comparable with published numbers.", ""]
+    lines += [
+        f"{d['clips']} clips x {d['samples_per_clip']} sample(s), {d['frames_per_clip']} frames, "
+        f"{d['resolution'][0]}x{d['resolution'][1]}x{d['channels']}, {d['captions']} captions, speed "
+        f"{report['speed']['mode']}" + (f" eta={report['speed']['eta']}" if report['speed']['eta'] is not None else "")
+        + f" (interval {d['speed_interval']}), seed {report['seed']}.",
+        "",
+        "Table 1 layout (perceptual similarity and diversity):",
+        "",
+        "| Mode | Dataset | FID ↓ | LPIPS ↓ | FVD ↓ | DIV VGG ↑ | DIV I3D ↑ |",
+        "|---|---|---|---|---|---|---|",
+        f"| {mode} | {name} | {_fmt(m.get('fid'), 2)} | {_fmt(m.get('lpips'), 2)} | {_fmt(m.get('fvd'), 2)} | "
+        f"{_fmt(m.get('div_vgg'), 2)} | {_fmt(m.get('div_i3d'), 2)} |",
+        "",
+        "Table 2 layout (deterministic similarity):",
+        "",
+        "| Dataset | SSIM ↑ | PSNR ↑ |",
+        "|---|---|---|",
+        f"| {name} | {_fmt(m.get('ssim'), 2)} | {_fmt(m.get('psnr'), 2)} |",
+        "",
+    ]
+    c = report.get("control")
+    if c and c.get("kind") == "mnist":
+        lines += [
+            "Controllability (exact, from the shards' scene state):",
+            "",
+            "| Dataset | motion accuracy ↑ | track error (px) ↓ | distractor stillness ↑ | motion-end frame error ↓ |",
+            "|---|---|---|---|---|",
+            f"| {name} | {_fmt(c.get('motion_accuracy'))} | {_fmt(c.get('track_error_px'), 2)} | "
+            f"{_fmt(c.get('distractor_stillness'))} | {_fmt(c.get('end_frame_error'), 2)} |",
+            "",
+            f"Phrase accuracy {_fmt(c.get('phrase_accuracy'))}, end position within {c['tolerances_px']['end']} px "
+            f"{_fmt(c.get('end_position_accuracy'))}; {c['moving_digits']} moving digits, {c['distractors']} distractors.",
+            "",
+        ]
+    elif c and c.get("kind") == "cater":
+        lines += [
+            "Controllability (exact, from the shards' scene state; objects located by the trained locator):",
+            "",
+            "| Dataset | action precision ↑ | referring-expression precision ↑ | unnamed objects still ↑ | locator cell accuracy (held-out GT frames) |",
+            "|---|---|---|---|---|",
+            f"| {name} | {_fmt(c.get('action_precision'))} | {_fmt(c.get('referring_precision'))} | "
+            f"{_fmt(c.get('unnamed_still'))} | {_fmt(c.get('locator_accuracy'))} |",
+            "",
+        ]
+    skipped = {k: v for k, v in m.items() if isinstance(v, dict)}
+    if skipped:
+        lines += ["Not computed:", ""]
+        for k, v in skipped.items():
+            if v.get("status") == "skipped":
+                lines.append(f"- {k}: skipped, weights file `{v['file']}` missing; get it with `{v['command']}`")
+            else:
+                lines.append(f"- {k}: {v.get('reason', v.get('status'))}")
+        lines.append("")
+    if report.get("weights"):
+        lines += ["Weights:", ""]
+        for k, v in report["weights"].items():
+            lines.append(f"- {k}: `{v.get('file')}` {v.get('status')} " + (f"sha256 {v['sha256']}" if v.get("sha256") else ""))
+        lines.append("")
+    md = report.get("metric_details", {})
+    if md:
+        lines.append("Counts: " + ", ".join(f"{k} {v}" for k, v in md.items()) + ".")
+        lines.append("")
+    lines += ["Protocol: PSNR/SSIM/LPIPS/FID on generated frames 2..T, per frame then averaged; SSIM 11-tap Gaussian "
+              "sigma 1.5, data range 255, PSNR capped at 100 dB; FVD on whole clips (I3D, covariance over N); "
+              "diversity = mean MSE over ordered sample pairs.", "",
+              f"Versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}."]
+    return "\n".join(lines) + "\n"
+
+
+def _rgb(v: np.ndarray) -> np.ndarray:
+    return np.repeat(v, 3, -1) if v.shape[-1] == 1 else v
+
+
+def sample_grid_png(grid: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not grid:
+        return
+    t = grid[0]["truth"].shape[0]
+    rows = 2 * len(grid)
+    fig, axes = plt.subplots(rows, t, figsize=(1.1 * t, 1.25 * rows), dpi=100, squeeze=False)
+    for i, g in enumerate(grid):
+        for j in range(t):
+            for r, (key, label) in enumerate((("generated", "gen"), ("truth", "GT"))):
+                ax = axes[2 * i + r, j]
+                img = _rgb(g[key][j])
+                ax.imshow(img, cmap=None, vmin=0, vmax=255)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if j == 0:
+                    ax.set_ylabel(label if j else (f"input\n{label}"), fontsize=7)
+        cap = g["caption"] if len(g["caption"]) < 110 else g["caption"][:107] + "..."
+        axes[2 * i, 0].set_title(f"#{g['index']}  eta={g['eta']:.2f}  {cap}", fontsize=7, loc="left", x=0.0,
+                                 ha="left")
+    fig.tight_layout(pad=0.3)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def sample_grid_gif(grid: list[dict], path: Path, scale: int = 2) -> None:
+    import imageio.v3 as iio
+
+    if not grid:
+        return
+    frames = []
+    for j in range(grid[0]["truth"].shape[0]):
+        rows = []
+        for g in grid:
+            gen, gt = _rgb(g["generated"][j]), _rgb(g["truth"][j])
+            sep = np.full((gen.shape[0], 2, 3), 128, np.uint8)
+            rows.append(np.concatenate([gen, sep, gt], 1))
+        f = np.concatenate(rows, 0)
+        frames.append(np.kron(f, np.ones((scale, scale, 1), np.uint8)))
+    iio.imwrite(path, np.stack(frames), duration=200, loop=0)
+
+
+def write_report(report: dict, out: Path, grid, control_records, control_etas) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": "report.json", "markdown": "report.md", "grid_png": "samples.png", "grid_gif": "samples.gif"}
+    c = report.get("control")
+    if c and c.get("kind") == "mnist" and control_records:
+        from .mnist_control import speed_plot
+
+        speed_plot(control_records, control_etas, out / "speed.png",
+                   title=f"{report['model_name']}: motion-end frame vs speed")
+        files["speed_plot"] = "speed.png"
+    elif c and c.get("kind") == "cater" and control_records:
+        from .cater_control import speed_plot
+
+        speed_plot(control_records, control_etas, out / "speed.png", title=f"{report['model_name']}")
+        files["speed_plot"] = "speed.png"
+    report["files"] = files
+    sample_grid_png(grid, out / "samples.png")
+    sample_grid_gif(grid, out / "samples.gif")
+    (out / "report.md").write_text(markdown(report))
+    (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    raise TypeError(type(o))
