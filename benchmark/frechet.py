@@ -43,7 +43,32 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     return max(d, 0.0) if d > -1e-6 * max(1.0, abs(np.trace(s1))) else d
 
 
+def trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
+    """Tr((S_a S_b)^(1/2)) for the population covariances of feature sets a [N1, D], b [N2, D].
+
+    The eigenvalues of S_a S_b (real, >= 0) are those of A^T A B^T B / (N1 N2) with A, B the centred sets; its
+    non-zero ones equal those of C C^T with C = B A^T / sqrt(N1 N2), so the trace of the square root is the
+    nuclear norm of C (an N2 x N1 matrix: exact and fast when N < D). Otherwise: eigenvalues of the symmetric
+    S_a^(1/2) S_b S_a^(1/2).
+    """
+    A = a - a.mean(0)
+    B = b - b.mean(0)
+    n1, n2, d = len(a), len(b), a.shape[1]
+    if min(n1, n2) < d:
+        return float(np.linalg.svd(B @ A.T, compute_uv=False).sum() / np.sqrt(n1 * n2))
+    s1, s2 = A.T @ A / n1, B.T @ B / n2
+    w, v = np.linalg.eigh(s1)
+    r1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    ev = np.linalg.eigvalsh(r1 @ s2 @ r1)
+    return float(np.sqrt(np.clip(ev, 0, None)).sum())
+
+
 def frechet_from_features(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance of two feature sets [N, D] (float64, covariance over N)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
     mu1, s1 = feature_stats(a)
     mu2, s2 = feature_stats(b)
-    return frechet_distance(mu1, s1, mu2, s2)
+    diff = mu1 - mu2
+    d = float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(a, b))
+    return max(d, 0.0) if d > -1e-9 * max(1.0, float(np.trace(s1) + np.trace(s2))) else d

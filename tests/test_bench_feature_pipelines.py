@@ -49,9 +49,9 @@ def test_different_sets_give_positive_distance(nets):
 
 
 def test_diversity_zero_for_identical_samples(nets):
-    one = _videos(3, b=2, k=1)
+    one = _videos(3, b=1, k=1, hw=24)
     same = one.repeat(1, 3, 1, 1, 1, 1)
-    diff = _videos(4, b=2, k=3)
+    diff = _videos(4, b=1, k=3, hw=24)
     for make in (lambda: VM.VGGDiversity(nets["vgg"], batch=6), lambda: VM.I3DScores(nets["i3d"], fvd=False)):
         a = make()
         a.update(same, None)

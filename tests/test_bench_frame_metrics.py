@@ -64,3 +64,10 @@ def test_frechet_matches_direct_scipy():
     assert np.allclose(s, s1) and np.allclose(m, mu1)
     assert abs(frechet_distance(mu1, s1, mu1, s1)) < 1e-6
     assert frechet_from_features(x, x) < 1e-6
+    # N < D takes the sample-space route: same value as the direct computation
+    xs, ys = x[:10], y[:12]
+    m1, m2 = xs.mean(0), ys.mean(0)
+    c1, c2 = np.cov(xs, rowvar=False, bias=True), np.cov(ys, rowvar=False, bias=True)
+    direct = float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * linalg.sqrtm(c1 @ c2).real))
+    assert abs(frechet_from_features(xs, ys) - direct) < 1e-6 * max(1, abs(direct))
+    assert abs(frechet_distance(m1, c1, m2, c2) - direct) < 1e-6 * max(1, abs(direct))

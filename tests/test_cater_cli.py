@@ -106,3 +106,11 @@ def test_v1_and_ambiguous_default(tmp_path):
         assert shapes[:2] == ["cone", "snitch"] and shapes[2:] == [""] * 6
     prev = datagen("preview", tmp_path / "test", "--out", tmp_path / "p.png", "--masks")
     assert prev.returncode == 0, prev.stderr[-2000:]
+
+
+def test_gpu_without_gpu_is_one_line_error(tmp_path):
+    proc = datagen("cater", *TINY, "--device", "gpu", "--num-videos", "1", "--out", tmp_path)
+    if proc.returncode == 0:  # a machine with a GPU Cycles can use
+        return
+    assert proc.returncode == 2
+    assert "--device gpu" in error_line(proc)

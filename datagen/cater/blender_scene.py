@@ -70,6 +70,10 @@ class BlenderScene:
     """One Cycles scene at a fixed resolution and sampling setting; ``set_objects`` per video."""
 
     def __init__(self, size: int, samples: int = 32, denoise: bool = True, device: str = "cpu", threads: int | None = None, seed: int = 0):
+        with _fd_to_devnull(1, 2):  # Cycles warns once per missing GPU library (CUDA, HIP, ...) while it loads
+            self._build(size, samples, denoise, device, threads, seed)
+
+    def _build(self, size, samples, denoise, device, threads, seed) -> None:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self.size = size
         sc = bpy.context.scene
@@ -147,6 +151,15 @@ class BlenderScene:
             sc.cycles.device = "CPU"
             return "cpu"
         prefs = bpy.context.preferences.addons["cycles"].preferences
+        found = BlenderScene._probe_gpu(prefs, sc)
+        if found:
+            return found
+        from ..errors import InputError
+
+        raise InputError("--device gpu: Cycles found no OPTIX/CUDA/HIP/oneAPI/Metal device here; use --device cpu")
+
+    @staticmethod
+    def _probe_gpu(prefs, sc) -> str | None:
         for kind in ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL"):
             try:
                 prefs.compute_device_type = kind
@@ -159,9 +172,7 @@ class BlenderScene:
                     d.use = d.type == kind
                 sc.cycles.device = "GPU"
                 return f"gpu:{kind}:{gpus[0].name}"
-        from ..errors import InputError
-
-        raise InputError("--device gpu: Cycles found no OPTIX/CUDA/HIP/oneAPI/Metal device here; use --device cpu")
+        return None
 
     def _mesh(self, shape: str):
         if shape not in self._meshes:
@@ -206,7 +217,7 @@ class BlenderScene:
 
     def render(self, path: str) -> None:
         self.scene.render.filepath = path
-        with _stdout_to_devnull():
+        with _fd_to_devnull(1):
             bpy.ops.render.render(write_still=True)
 
 
@@ -214,18 +225,36 @@ def blender_version() -> str:
     return bpy.app.version_string
 
 
-class _stdout_to_devnull:
-    """Blender prints a status line per render on the C-level stdout; drop it (progress bars stay readable)."""
+class _fd_to_devnull:
+    """Blender prints a status line per render and Cycles a warning per missing GPU library (CUDA, HIP) on the
+    C-level stdout/stderr; drop them so progress bars and one-line errors stay readable. C stdio buffers are
+    flushed on both sides of the switch so nothing leaks out later. Python exceptions are unaffected."""
 
-    def __enter__(self):
+    def __init__(self, *fds: int):
+        self.fds = fds
+
+    @staticmethod
+    def _flush() -> None:
+        import ctypes
         import sys
 
         sys.stdout.flush()
-        self.saved = os.dup(1)
+        sys.stderr.flush()
+        try:
+            ctypes.CDLL(None).fflush(None)
+        except (OSError, AttributeError):
+            pass
+
+    def __enter__(self):
+        self._flush()
+        self.saved = [os.dup(fd) for fd in self.fds]
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
+        for fd in self.fds:
+            os.dup2(null, fd)
         os.close(null)
 
     def __exit__(self, *exc):
-        os.dup2(self.saved, 1)
-        os.close(self.saved)
+        self._flush()
+        for fd, saved in zip(self.fds, self.saved):
+            os.dup2(saved, fd)
+            os.close(saved)
