@@ -215,10 +215,15 @@ class BlenderScene:
             ob.rotation_euler = (0.0, 0.0, float(w))
             ob.hide_render = not bool(v)
 
-    def render(self, path: str) -> None:
-        self.scene.render.filepath = path
+    def render(self) -> None:
+        """Path-trace the current frame (Cycles + denoiser) into the Render Result."""
         with _fd_to_devnull(1):
-            bpy.ops.render.render(write_still=True)
+            bpy.ops.render.render(write_still=False)
+
+    def save(self, path: str) -> None:
+        """Write the Render Result (view transform applied) as an 8-bit PNG."""
+        with _fd_to_devnull(1):
+            bpy.data.images["Render Result"].save_render(path, scene=self.scene)
 
 
 def blender_version() -> str:

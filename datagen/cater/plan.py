@@ -103,8 +103,8 @@ def collisions(objects: list[ObjectSpec], pos: np.ndarray, vis: np.ndarray, marg
     z1 = z0 + h[None]
     overlap = (z0[:, :, None] < z1[:, None, :]) & (z0[:, None, :] < z1[:, :, None])
     both = vis[:, :, None] & vis[:, None, :]
-    hit = close & overlap & both
-    f, i, j = np.nonzero(np.triu(hit, 1) if hit.ndim == 2 else hit & np.triu(np.ones(hit.shape[1:], bool), 1)[None])
+    pairs = np.triu(np.ones(close.shape[1:], bool), 1)  # each unordered pair once
+    f, i, j = np.nonzero(close & overlap & both & pairs[None])
     return list(zip(f.tolist(), i.tolist(), j.tolist()))
 
 

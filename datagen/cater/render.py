@@ -30,8 +30,8 @@ class RenderSettings:
 
 @dataclass
 class Timing:
-    render_s: float = 0.0  # inside bpy.ops.render.render
-    other_s: float = 0.0  # posing, PNG readback, ray casting
+    render_s: float = 0.0  # inside bpy.ops.render.render (Cycles path tracing + denoising)
+    other_s: float = 0.0  # planning, posing, PNG save + readback, ray casting, annotations, shard writing
     frames: int = 0
     per_frame_render: list = field(default_factory=list)
     per_frame_other: list = field(default_factory=list)
@@ -57,8 +57,9 @@ class Renderer:
         self.scene.set_frame(plan.positions[f], plan.yaws[f], plan.visible[f])
         path = os.path.join(self.tmpdir, "frame.png")
         t = time.perf_counter()
-        self.scene.render(path)
+        self.scene.render()
         dt = time.perf_counter() - t
+        self.scene.save(path)
         self.timing.render_s += dt
         self.timing.per_frame_render.append(dt)
         img = cv2.imread(path, cv2.IMREAD_COLOR)
