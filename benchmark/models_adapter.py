@@ -60,7 +60,13 @@ class OracleBaseline:
     def generate_from_reference(self, reference, num_samples=1):
         v = np.asarray(reference, np.uint8)
         if self.vqvae is not None:
-            v = np.asarray(self.vqvae.reconstruct(v), np.uint8)
+            import torch
+
+            with torch.no_grad():
+                dev = next(self.vqvae.parameters()).device
+                x = torch.from_numpy(v[1:]).permute(0, 3, 1, 2).contiguous().to(dev)
+                rec = self.vqvae.decode(self.vqvae.encode(x)).permute(0, 2, 3, 1).cpu().numpy()
+            v = np.concatenate([v[:1], rec.astype(np.uint8)])  # frame 1 stays the given input, as MAGE's
         return np.repeat(v[None], num_samples, 0)
 
 
@@ -162,7 +168,7 @@ def check_checkpoint(path: Path) -> dict:
         raise ModelError(f"checkpoint {path} does not exist")
     if path.stat().st_size == 0:
         raise ModelError(f"checkpoint {path} is empty")
-    if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors" or _looks_like_safetensors(path):
         from safetensors import safe_open
 
         try:
@@ -195,6 +201,18 @@ def check_checkpoint(path: Path) -> dict:
     return out
 
 
+def _looks_like_safetensors(path: Path) -> bool:
+    """safetensors framing: 8-byte little-endian header length, then a JSON object (MAGE's model.ckpt)."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return 0 < n <= path.stat().st_size - 8
+
+
 def _looks_like_pickle(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(2)
@@ -210,9 +228,10 @@ def resolve_model(spec: str, device: str = "cpu", vqvae: str | None = None):
         if vqvae:
             check_checkpoint(Path(vqvae))
             api = _mage_api()
-            if not hasattr(api, "load_vqvae"):
-                raise ModelError("--vqvae needs ti2v.models.api.load_vqvae(path, device), which does not exist yet")
-            vq = api.load_vqvae(vqvae, device)
+            try:
+                vq = api.load_vqvae(vqvae, device)
+            except Exception as e:
+                raise ModelError(f"--vqvae {vqvae}: {e}") from None
         return OracleBaseline(vq)
     p = Path(spec)
     if p.is_dir():
@@ -220,8 +239,15 @@ def resolve_model(spec: str, device: str = "cpu", vqvae: str | None = None):
     if p.suffix in CKPT_SUFFIXES or p.exists():
         check_checkpoint(p)
         api = _mage_api()
-        model = api.load_model(str(p), device)
-        model.name = getattr(model, "name", f"MAGE ({p.name})")
+        try:
+            model = api.load_model(str(p), device)
+        except Exception as e:
+            raise ModelError(f"checkpoint {p}: {e}") from None
+        if not getattr(model, "name", None):
+            try:
+                model.name = f"MAGE ({p.name})"
+            except AttributeError:
+                pass
         return model
     if ":" in spec:
         return load_callable(spec)

@@ -86,7 +86,15 @@ def markdown(report: dict) -> str:
             f"| {name} | {_fmt(c.get('action_precision'))} | {_fmt(c.get('referring_precision'))} | "
             f"{_fmt(c.get('unnamed_still'))} | {_fmt(c.get('locator_accuracy'))} |",
             "",
+            f"Locator fitted on {c['locator'].get('fit_on')}; accuracy measured on {c['locator'].get('measured_on')} "
+            f"({c['locator'].get('objects_frames')} object-frames, mean 2D error {_fmt(c['locator'].get('mean_2d_error_px'), 2)} px). "
+            f"Action precision by kind: {', '.join(f'{k} {v:.2f}' for k, v in c.get('action_precision_by_kind', {}).items())}.",
+            "",
         ]
+        acc = c.get("locator_accuracy")
+        if acc is None or acc < 0.95:
+            lines += [f"> **Warning**: the locator puts only {_fmt(acc)} of held-out ground-truth objects in the right "
+                      "cell (target >= 0.95); the controllability scores above are not reliable at this accuracy.", ""]
     skipped = {k: v for k, v in m.items() if isinstance(v, dict)}
     if skipped:
         lines += ["Not computed:", ""]
@@ -136,11 +144,11 @@ def sample_grid_png(grid: list[dict], path: Path) -> None:
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if j == 0:
-                    ax.set_ylabel(label if j else (f"input\n{label}"), fontsize=7)
+                    ax.set_ylabel(label, fontsize=7)
         cap = g["caption"] if len(g["caption"]) < 110 else g["caption"][:107] + "..."
         axes[2 * i, 0].set_title(f"#{g['index']}  eta={g['eta']:.2f}  {cap}", fontsize=7, loc="left", x=0.0,
                                  ha="left")
-    fig.tight_layout(pad=0.3)
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.95, bottom=0.01, wspace=0.05, hspace=0.35)
     fig.savefig(path)
     plt.close(fig)
 

@@ -101,3 +101,111 @@ def make_mnist_split(root: Path, num_videos: int = 8, seed: int = 0, split: str 
     d.mkdir(parents=True, exist_ok=True)
     make_mnist_shard(d / "shard-00000.h5", num_videos=num_videos, seed=seed, split=split, **kw)
     return d
+
+
+# ------------------------------------------------------------------------------------------------ CATER-like
+_COLORS = {"red": (173, 35, 35), "blue": (42, 75, 215), "green": (29, 105, 20), "yellow": (255, 238, 51),
+           "cyan": (41, 208, 208), "purple": (129, 38, 192)}
+_HALF = {"small": 0.25, "medium": 0.5, "large": 0.75}
+
+
+def make_cater_shard(path: Path, num_videos: int = 6, seed: int = 0, frames: int = 32, size: int = 64,
+                     split: str = "test", kinds=("slide", "pick_place", "rotate")) -> Path:
+    """Flat-shaded discs and squares on a gray table, seen by the CATER camera, with the CATER annotation keys the
+    benchmark reads (datagen/cater/annotations.py). One action per video, cycling through ``kinds``."""
+    from ti2v.datagen.cater.camera import Camera
+    from ti2v.datagen.cater.grid import cell_center, cell_index, quadrant_cells, quadrant_of_cell
+
+    rng = np.random.default_rng(seed)
+    cam = Camera(size)
+    K, A = 8, 2
+    attrs = dict(dataset="cater-gen-v2", split=split, generator_version="bench-synthetic-1",
+                 config={"synthetic": True}, seed=seed, speed_interval=[3.0, 6.0], frames=frames, shard_index=0)
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    with ShardWriter(path, attrs, capacity=num_videos) as w:
+        for v in range(num_videos):
+            n = 3
+            colors = rng.choice(list(_COLORS), size=n, replace=False)
+            sizes = rng.choice(["medium", "large"], size=n)
+            shapes = rng.choice(["sphere", "cube"], size=n)
+            cells = set()
+            while len(cells) < n:
+                cells.add((int(rng.choice([-2, -1, 1, 2])), int(rng.choice([-2, -1, 1, 2]))))
+            starts = np.array([cell_center(c) for c in cells])
+            kind = kinds[v % len(kinds)]
+            pos = np.full((frames, K, 3), np.nan, np.float32)
+            pos[:, :n, :2] = starts
+            pos[:, :n, 2] = 0.0
+            yaw = np.zeros((frames, n))
+            end = 20
+            target = (0, 0)
+            if kind in ("slide", "pick_place"):
+                free = [(a, b) for a in (-2, -1, 1, 2) for b in (-2, -1, 1, 2) if (a, b) not in cells]
+                target = free[int(rng.integers(len(free)))]
+                tgt = np.array(cell_center(target))
+                for f in range(frames):
+                    s = min(f / end, 1.0)
+                    pos[f, 0, :2] = starts[0] + s * (tgt - starts[0])
+                    if kind == "pick_place" and 0 < f < end:
+                        pos[f, 0, 2] = 0.6 * np.sin(np.pi * s)
+            else:
+                for f in range(frames):
+                    yaw[f, 0] = min(f / end, 1.0) * np.pi / 2
+            frames_rgb = np.zeros((frames, size, size, 3), np.uint8)
+            masks = np.zeros((frames, size, size), np.uint8)
+            centers = np.full((frames, K, 2), np.nan, np.float32)
+            for f in range(frames):
+                img = np.full((size, size, 3), 96.0)
+                img *= (0.8 + 0.2 * yy / size)[..., None]
+                half = np.array([_HALF[s] for s in sizes])
+                c3 = np.concatenate([pos[f, :n, :2], (pos[f, :n, 2] + half)[:, None]], 1)
+                uv = cam.project(c3)
+                depth = -cam.to_camera(c3)[:, 2]
+                centers[f, :n] = uv
+                for k in np.argsort(-depth):
+                    r = cam.focal_px * half[k] / depth[k]
+                    if shapes[k] == "sphere":
+                        m = (xx - uv[k, 0]) ** 2 + (yy - uv[k, 1]) ** 2 <= r * r
+                    else:
+                        m = (np.abs(xx - uv[k, 0]) <= r * 0.9) & (np.abs(yy - uv[k, 1]) <= r * 0.9)
+                    col = np.array(_COLORS[colors[k]], float)
+                    shade = 0.75 + 0.25 * np.cos(yaw[f, k] * 4 + (xx - uv[k, 0]) / max(r, 1))
+                    img[m] = (col[None] * shade[m][:, None])
+                    masks[f][m] = k + 1
+                frames_rgb[f] = np.clip(img, 0, 255).astype(np.uint8)
+            mo = {m: np.zeros((A, K), bool) for m in ("explicit", "ambiguous")}
+            mc = {m: np.zeros((A, 6, 6), bool) for m in ("explicit", "ambiguous")}
+            for m in mo:
+                mo[m][0, 0] = True
+            if kind in ("slide", "pick_place"):
+                mc["explicit"][0, cell_index(target[0]), cell_index(target[1])] = True
+                for c in quadrant_cells(quadrant_of_cell(target)):
+                    mc["ambiguous"][0, cell_index(c[0]), cell_index(c[1])] = True
+            same_shape = [k for k in range(n) if shapes[k] == shapes[0]]
+            mo["ambiguous"][0, same_shape] = True
+            vis = np.zeros((frames, K), bool)
+            vis[:, :n] = True
+            obj = f"the {sizes[0]} {colors[0]} rubber {shapes[0]}"
+            cap = {"slide": f"{obj} is sliding to {target}.", "pick_place": f"{obj} is picked up and placed to {target}.",
+                   "rotate": f"{obj} is rotating."}[kind]
+            ann = {
+                "num_objects": np.int8(n), "shape": list(shapes) + [""] * (K - n), "size": list(sizes) + [""] * (K - n),
+                "color": list(colors) + [""] * (K - n), "material": ["rubber"] * n + [""] * (K - n),
+                "positions": pos, "visible": vis, "centers_2d": centers, "masks": masks,
+                "num_actions": np.int8(1), "action_slot": np.array([0, -1], np.int8),
+                "action_kind": [kind, ""], "action_end": np.array([end, -1], np.int16),
+                "target_cell": np.array([target, (0, 0)], np.int8), "contained_slot": np.array([-1, -1], np.int8),
+            }
+            for m in ("explicit", "ambiguous"):
+                ann[f"match_objects_{m}"] = mo[m]
+                ann[f"match_cells_{m}"] = mc[m]
+                ann[f"match_targets_{m}"] = np.zeros((A, K), bool)
+            w.add(frames_rgb, cap, cap, ann)
+    return Path(path)
+
+
+def make_cater_split(root: Path, num_videos: int = 6, seed: int = 0, split: str = "test", **kw) -> Path:
+    d = Path(root) / split
+    d.mkdir(parents=True, exist_ok=True)
+    make_cater_shard(d / "shard-00000.h5", num_videos=num_videos, seed=seed, split=split, **kw)
+    return d

@@ -40,7 +40,11 @@ __all__ = ["load_model", "load_vqvae", "save_model", "save_vqvae", "MAGEModel", 
 
 
 def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path, what: str) -> None:
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path}: {what} weights do not match its config ({first[1].strip() if len(first) > 1 else exc})") from None
     if missing or unexpected:
         raise CheckpointError(f"{path}: {what} weights do not match its config "
                               f"(missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]})")
@@ -115,9 +119,24 @@ class MAGEModel:
         self.vqvae, self.mage, self.vocab, self.info = vqvae, mage, vocab, info or {}
         self.config = mage.cfg
 
+    def quantize_int8(self) -> "MAGEModel":
+        """CPU only, opt-in: int8 dynamic quantisation of the generator's linear layers (about 1.5x faster sampling on
+        AVX2; tokens may differ slightly from fp32). Returns self."""
+        import warnings
+
+        if self.device.type != "cpu":
+            raise RuntimeError("int8 dynamic quantisation runs on the CPU only")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic
+
+            # the axial transformer does the per-frame work; the text encoder keeps its fused fast path
+            self.mage.transformer = quantize_dynamic(self.mage.transformer, {torch.nn.Linear}, dtype=torch.qint8)
+        return self
+
     @property
     def device(self) -> torch.device:
-        return next(self.mage.parameters()).device
+        return next(self.vqvae.parameters()).device
 
     @property
     def frames(self) -> int:

@@ -111,9 +111,17 @@ class AxialTransformer(nn.Module):
         return [TimeKVCache(n, cfg.heads, cfg.frames, cfg.d_model // cfg.heads, device, dtype)
                 if blk.axis == "t" else None for blk in self.blocks]
 
-    def forward(self, x: torch.Tensor, start: int = 0, caches: list | None = None) -> torch.Tensor:
-        """x [B, t, h, w, d] at time positions start.. -> hidden states [B, t, h, w, d]."""
+    def forward(self, x: torch.Tensor, start: int = 0, caches: list | None = None,
+                drop_anchor: bool = False) -> torch.Tensor:
+        """x [B, t, h, w, d] at time positions start.. -> hidden states [B, t, h, w, d].
+
+        drop_anchor (prefill from position 0 with caches): after the last time-attention block nothing reads
+        position 0 (the motion anchor) any more, so it is dropped there and the result covers positions 1.. only.
+        """
         x = x + self.positional(start, x.shape[1]).to(x.dtype)
+        last_t = max((i for i, b in enumerate(self.blocks) if b.axis == "t"), default=-1)
         for i, blk in enumerate(self.blocks):
             x = blk(x, caches[i] if caches is not None else None, start)
+            if drop_anchor and start == 0 and i == last_t:
+                x, start = x[:, 1:], 1
         return self.norm(x)

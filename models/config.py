@@ -32,7 +32,7 @@ class VQVAEConfig:
     res_blocks: int = 2  # residual blocks at the token resolution (encoder and decoder)
     beta: float = 0.25  # commitment weight of Eq. 1
     ema_decay: float = 0.99  # codebook term of Eq. 1 optimised by EMA updates
-    dead_threshold: float = 0.03  # EMA usage (vectors / step) below which a code is dead and restarted
+    restart_after: int = 20  # a code unused for this many steps is dead and restarted on an encoder output
     kmeans_init: bool = True  # initialise the codebook from the first batch of encoder outputs
 
     @property

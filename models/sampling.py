@@ -50,7 +50,7 @@ def sample_tokens(model: MAGE, first_tokens: torch.Tensor, text_ids: torch.Tenso
     if use_cache:
         caches = model.transformer.new_caches(first_tokens.shape[0], m.device, m.dtype)
         x = torch.stack([m, model.tok_emb(first_tokens)], dim=1)
-        h = model.transformer(x, start=0, caches=caches)[:, -1]
+        h = model.transformer(x, start=0, caches=caches, drop_anchor=True)[:, -1]
         for i in range(1, frames):
             out.append(pick(h))
             if i == frames - 1:

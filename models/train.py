@@ -95,7 +95,11 @@ def open_dataset(root: str | Path, split: str | None, clip_length: int, caption:
                  eta: float | None = None, seed: int = 0):
     from ti2v.datagen.dataset import ShardDataset  # written by the datagen issue
 
-    return ShardDataset(root, split=split, clip_length=clip_length, caption=caption, eta=eta, seed=seed)
+    try:
+        return ShardDataset(root, split=split, clip_length=clip_length, caption=caption, eta=eta, seed=seed,
+                            with_annotations=False)
+    except TypeError:  # an older reader without the flag
+        return ShardDataset(root, split=split, clip_length=clip_length, caption=caption, eta=eta, seed=seed)
 
 
 def batches(dataset, batch_size: int, env: Env, seed: int, workers: int, start_epoch: int = 0,
@@ -105,6 +109,8 @@ def batches(dataset, batch_size: int, env: Env, seed: int, workers: int, start_e
 
     epoch = start_epoch
     while True:
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)  # fresh speed draws every epoch
         if env.world > 1:
             sampler = DistributedSampler(dataset, env.world, env.rank, shuffle=shuffle, seed=seed, drop_last=True)
             sampler.set_epoch(epoch)
@@ -261,7 +267,7 @@ def train_vqvae(preset: dict, data: str | Path, out: str | Path, split: str | No
         if step % tc.log_every == 0 or step == tc.steps:
             el = time.perf_counter() - t0
             st = res["stats"]
-            row = {"stage": "vqvae", "step": step, "loss": float(res["loss"]), "recon": float(res["recon_loss"]),
+            row = {"stage": "vqvae", "step": step, "loss": float(res["loss"].detach()), "recon": float(res["recon_loss"]),
                    "commit": float(res["commit"]), "perplexity": st["perplexity"], "dead_codes": st["dead_codes"],
                    "used_codes": st["used_codes"], "frames_per_s": seen / max(el, 1e-9), "lr": lr_at(step, tc),
                    "time": time.time()}
@@ -409,7 +415,7 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
         bar.update(1)
         if step % tc.log_every == 0 or step == tc.steps:
             el = time.perf_counter() - t0
-            row = {"stage": "mage", "step": step, "loss": float(res["loss"]), "ce": float(res["ce"]),
+            row = {"stage": "mage", "step": step, "loss": float(res["loss"].detach()), "ce": float(res["ce"]),
                    "acc": float(res["acc"]), "c_norm": float(res["c_norm"]), "kl": float(res["kl"]),
                    "clips_per_s": seen / max(el, 1e-9), "lr": lr_at(step, tc), "time": time.time()}
             bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.3f}", cps=f"{row['clips_per_s']:.1f}")

@@ -7,7 +7,8 @@ replaces the codebook term ||sg(e_x) - e~_x||^2 of Eq. 1 (van den Oord et al., a
 beta * ||e_x - sg(e~_x)||^2 and the reconstruction term (MSE) are optimised by gradient descent.
 
 Codebook health: the first batch initialises the codebook (k-means++-like seeding from encoder outputs), codes
-whose EMA usage falls under ``dead_threshold`` are restarted on random encoder outputs of the current batch,
+unused for ``restart_after`` steps are restarted on encoder outputs of the current batch (drawn where the
+codebook fits worst),
 and every forward reports the batch perplexity and the number of dead codes. Under DistributedDataParallel the
 EMA statistics are all-reduced, so every rank holds the same codebook.
 """
@@ -75,73 +76,106 @@ class Decoder(nn.Module):
 
 
 class EMACodebook(nn.Module):
-    """Vector quantiser with EMA codebook updates, k-means-style initialisation and dead-code restart."""
+    """Vector quantiser with EMA codebook updates, k-means++ initialisation and dead-code restart.
 
-    def __init__(self, num_codes: int, dim: int, decay: float = 0.99, dead_threshold: float = 0.03,
+    A code unused for ``restart_after`` consecutive steps is dead: it is moved onto an encoder output of the
+    current batch drawn with probability proportional to its squared distance to the nearest code (k-means++
+    style), so restarts go where the codebook fits worst (digit strokes, not the empty background).
+    """
+
+    def __init__(self, num_codes: int, dim: int, decay: float = 0.99, restart_after: int = 20,
                  kmeans_init: bool = True, eps: float = 1e-5):
         super().__init__()
         self.num_codes, self.dim, self.decay, self.eps = num_codes, dim, decay, eps
-        self.dead_threshold = dead_threshold
+        self.restart_after = restart_after
         self.register_buffer("embedding", torch.randn(num_codes, dim) * 0.1)
         self.register_buffer("ema_count", torch.ones(num_codes))
         self.register_buffer("ema_sum", self.embedding.clone())
+        self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
         self.register_buffer("initialized", torch.tensor(0 if kmeans_init else 1, dtype=torch.uint8))
+        self.restarted = 0
+
+    def distances(self, flat: torch.Tensor) -> torch.Tensor:
+        emb = self.embedding
+        return flat.pow(2).sum(1, keepdim=True) - 2 * flat @ emb.t() + emb.pow(2).sum(1)[None]
 
     def indices(self, flat: torch.Tensor) -> torch.Tensor:
-        emb = self.embedding
-        d = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ emb.t() + emb.pow(2).sum(1)[None]
-        return d.argmin(1)
+        return self.distances(flat).argmin(1)
 
     def lookup(self, idx: torch.Tensor) -> torch.Tensor:
         return F.embedding(idx, self.embedding)
 
+    @staticmethod
+    def _seed_points(pool: torch.Tensor, k: int, generator: torch.Generator, start: torch.Tensor | None = None):
+        """k points of pool by k-means++ seeding (greedy, distance-proportional), given optional existing centres."""
+        pool = pool.cpu()
+        chosen = []
+        if start is None or len(start) == 0:
+            first = pool[torch.randint(0, len(pool), (1,), generator=generator)]
+            chosen.append(first)
+            dmin = (pool - first).pow(2).sum(1)
+        else:
+            dmin = torch.cdist(pool, start.cpu()).pow(2).min(1).values
+        while sum(len(c) for c in chosen) < k:
+            w = dmin.clamp_min(0)
+            if float(w.sum()) <= 0:
+                w = torch.ones_like(w)
+            i = torch.multinomial(w, 1, generator=generator)
+            chosen.append(pool[i])
+            dmin = torch.minimum(dmin, (pool - pool[i]).pow(2).sum(1))
+        return torch.cat(chosen)[:k]
+
     @torch.no_grad()
     def _kmeans_init(self, flat: torch.Tensor, iters: int = 10) -> None:
         flat = _gather(flat)
-        n = flat.shape[0]
         g = torch.Generator(device="cpu").manual_seed(0)
-        pick = torch.randint(0, n, (self.num_codes,), generator=g).to(flat.device)
-        centres = flat[pick].clone()
+        pool = flat[torch.randperm(len(flat), generator=g)[:8192].to(flat.device)]
+        centres = self._seed_points(pool, self.num_codes, g).to(flat.device)
         for _ in range(iters):
-            d = torch.cdist(flat, centres)
-            assign = d.argmin(1)
+            assign = torch.cdist(pool, centres).argmin(1)
             counts = torch.bincount(assign, minlength=self.num_codes).float()
-            sums = torch.zeros_like(centres).index_add_(0, assign, flat)
+            sums = torch.zeros_like(centres).index_add_(0, assign, pool)
             moved = counts > 0
             centres[moved] = sums[moved] / counts[moved, None]
-            # empty clusters: reseed on random points
-            empty = (~moved).nonzero().flatten()
-            if len(empty):
-                centres[empty] = flat[torch.randint(0, n, (len(empty),), generator=g).to(flat.device)]
         self.embedding.copy_(centres)
         self.ema_sum.copy_(centres)
         self.ema_count.fill_(1.0)
         self.initialized.fill_(1)
 
     @torch.no_grad()
-    def _ema_update(self, flat: torch.Tensor, idx: torch.Tensor) -> None:
-        onehot_counts = torch.bincount(idx, minlength=self.num_codes).to(flat.dtype)
+    def _ema_update(self, flat: torch.Tensor, idx: torch.Tensor, dist_min: torch.Tensor) -> None:
+        counts = torch.bincount(idx, minlength=self.num_codes).to(flat.dtype)
         sums = torch.zeros(self.num_codes, self.dim, device=flat.device, dtype=flat.dtype).index_add_(0, idx, flat)
         if _dist_on():
-            dist.all_reduce(onehot_counts)
+            dist.all_reduce(counts)
             dist.all_reduce(sums)
-        self.ema_count.mul_(self.decay).add_(onehot_counts, alpha=1 - self.decay)
+        self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.ema_count.sum()
         count = (self.ema_count + self.eps) / (total + self.num_codes * self.eps) * total
         self.embedding.copy_(self.ema_sum / count[:, None])
-        # dead-code restart on random encoder outputs of this batch (same on every rank)
-        dead = (self.ema_count < self.dead_threshold).nonzero().flatten()
-        if len(dead):
+        used = counts > 0
+        self.unused_steps[used] = 0
+        self.unused_steps[~used] += 1
+        dead = (self.unused_steps >= self.restart_after).nonzero().flatten()
+        self.restarted = len(dead)
+        if len(dead):  # the same restart on every rank: same gathered pool, same generator seed
             pool = _gather(flat)
-            g = torch.Generator(device="cpu").manual_seed(int(total.item() * 1000) % (2**31))
-            pick = torch.randint(0, pool.shape[0], (len(dead),), generator=g).to(flat.device)
-            self.embedding[dead] = pool[pick]
-            self.ema_sum[dead] = pool[pick]
+            weights = _gather(dist_min.contiguous()).clamp_min(0).cpu()
+            g = torch.Generator(device="cpu").manual_seed(int(self.unused_steps.sum().item()) % (2**31))
+            if float(weights.sum()) <= 0:
+                weights = torch.ones_like(weights)
+            pick = torch.multinomial(weights, len(dead), replacement=len(dead) > len(weights),
+                                     generator=g).to(flat.device)
+            new = pool[pick] + 1e-3 * torch.randn(len(dead), self.dim, generator=g).to(flat.device)
+            self.embedding[dead] = new
+            self.ema_sum[dead] = new
             self.ema_count[dead] = 1.0
+            self.unused_steps[dead] = 0
 
     def dead_codes(self) -> int:
-        return int((self.ema_count < self.dead_threshold).sum().item())
+        """Codes unused for at least ``restart_after`` steps before this step's restart."""
+        return int(self.restarted)
 
     def forward(self, z: torch.Tensor):
         """z float [B, D, h, w] -> (quantised straight-through [B, D, h, w], idx [B, h, w], commit, stats)."""
@@ -149,9 +183,10 @@ class EMACodebook(nn.Module):
         flat = z.permute(0, 2, 3, 1).reshape(-1, d).float()
         if self.training and not bool(self.initialized):
             self._kmeans_init(flat.detach())
-        idx = self.indices(flat.detach())
+        dists = self.distances(flat.detach())
+        dist_min, idx = dists.min(1)
         if self.training:
-            self._ema_update(flat.detach(), idx)
+            self._ema_update(flat.detach(), idx, dist_min)
         q = self.lookup(idx).view(b, h, w, d).permute(0, 3, 1, 2).to(z.dtype)
         commit = F.mse_loss(z, q.detach())
         q_st = z + (q - z).detach()
@@ -178,7 +213,7 @@ class VQVAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.codebook = EMACodebook(cfg.codebook_size, cfg.code_dim, cfg.ema_decay, cfg.dead_threshold,
+        self.codebook = EMACodebook(cfg.codebook_size, cfg.code_dim, cfg.ema_decay, cfg.restart_after,
                                     cfg.kmeans_init)
         self.decoder = Decoder(cfg)
 

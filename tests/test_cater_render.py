@@ -23,7 +23,9 @@ KINDS = ("slide", "pick_place", "rotate", "contain")
 def _find(kind):
     for i in range(2000):
         p = plan_video(video_rng(3, i), "v2", 3, 5, FRAMES)
-        if p.actions[0].kind == kind:
+        o = p.objects[p.actions[0].slot]
+        # the slide is a rubber, not small object: matte, so its pixels move with it (metal reflects the room)
+        if p.actions[0].kind == kind and (kind != "slide" or (o.material == "rubber" and o.size != "small")):
             return p
     raise AssertionError(kind)
 
@@ -70,7 +72,8 @@ def test_mask_matches_rendered_pixels(rendered):
             inner = cv2.erode((masks[f] > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             far = ~_dilate(masks[f] > 0, 9)
             assert inner.sum() > 0
-            assert (diff[inner] > 12).mean() > 0.95, kind
+            # (a gray rubber object can shade close to the gray table in places, hence the low bar per pixel)
+            assert (diff[inner] > 6).mean() > 0.9 and diff[inner].mean() > 20, kind
             assert (diff[far] > 25).mean() < 0.03, kind
 
 
@@ -121,7 +124,7 @@ def test_contained_object_has_no_pixels(rendered):
 def test_motion_field_matches_projection(rendered):
     out, _, r = rendered
     for kind in KINDS:
-        plan, _, masks, motion, ann = out[kind]
+        plan, rgb, masks, motion, ann = out[kind]
         assert np.all(motion[0] == 0)
         assert np.all(motion[-1][masks[-1] == 0] == 0)
         a = plan.actions[0]
@@ -146,6 +149,12 @@ def test_motion_field_matches_projection(rendered):
         v0 = np.floor(ys + 0.5 - mf[:, 1]).astype(int)
         inside = (u0 >= 0) & (u0 < SIZE) & (v0 >= 0) & (v0 < SIZE)
         assert inside.all() and alone0[v0, u0].mean() > 0.95, kind
+        if kind == "slide":  # pulling frame 0's Cycles pixels along the field reproduces frame t's object better
+            inner = (cv2.erode(sel.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)[ys, xs]
+            yi, xi, ui, vi = ys[inner], xs[inner], u0[inner], v0[inner]
+            warped = np.abs(rgb[f][yi, xi].astype(int) - rgb[0][vi, ui].astype(int)).mean()
+            unwarped = np.abs(rgb[f][yi, xi].astype(int) - rgb[0][yi, xi].astype(int)).mean()
+            assert inner.sum() >= 8 and warped < 0.5 * unwarped, (warped, unwarped)
         # objects that do not act (and are not contained) have zero motion
         still = [j for j in range(plan.num_objects) if j not in {b.slot for b in plan.actions} | {b.contained for b in plan.actions}]
         for j in still:

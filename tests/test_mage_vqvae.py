@@ -34,10 +34,10 @@ def test_reconstruction_error_falls_on_mnist_clips():
     cfg = VQVAEConfig(in_channels=1, resolution=64, downsample=4, codebook_size=64, code_dim=32, channels=(16, 32),
                       res_blocks=1)
     model = VQVAE(cfg)
-    frames = mnist_frames()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    frames = mnist_frames(n_clips=3, frames=4)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
-    for step in range(80):
+    for step in range(50):
         res = model(frames)
         opt.zero_grad()
         res["loss"].backward()
@@ -67,15 +67,19 @@ def test_downsample_8_for_128px_rgb_gives_16x16_tokens():
 def test_dead_codes_are_restarted():
     torch.manual_seed(0)
     cfg = VQVAEConfig(codebook_size=16, code_dim=4, channels=(4,), downsample=1, resolution=8, res_blocks=0,
-                      kmeans_init=False, dead_threshold=0.5, ema_decay=0.5)
+                      kmeans_init=False, restart_after=2, ema_decay=0.5)
     model = VQVAE(cfg)
     cb = model.codebook
     cb.embedding.fill_(100.0)  # every code far away: all but the nearest are unused
     cb.embedding[0] = 0.0
+    cb.ema_sum.copy_(cb.embedding)  # ema_count is 1: the EMA means equal the embedding
     z = torch.randn(4, 4, 8, 8)
+    cb.train()
+    restarted = 0
     for _ in range(4):
-        cb.train()
         _, idx, _, stats = cb(z)
+        restarted += stats["dead_codes"]
+    assert restarted >= 15 - 1  # every never-used code was reported dead and restarted
     assert stats["used_codes"] > 1  # restarted codes landed on encoder outputs and are now used
     assert cb.embedding.abs().max() < 100.0
 

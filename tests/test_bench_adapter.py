@@ -1,0 +1,122 @@
+"""MODEL resolution: plug-ins, video folders, checkpoints (missing, corrupt, code-running pickles)."""
+
+import pickle
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from ti2v.benchmark.models_adapter import (FolderModel, ModelError, OracleBaseline, StaticBaseline,
+                                           check_checkpoint, resolve_model)
+
+
+def test_static_and_oracle():
+    f = np.random.default_rng(0).integers(0, 255, (64, 64, 1), dtype=np.uint8)
+    v = StaticBaseline().generate(f, "x", 0.5, num_samples=2, frames=10)
+    assert v.shape == (2, 10, 64, 64, 1) and (v == f).all()
+    ref = np.random.default_rng(1).integers(0, 255, (10, 64, 64, 1), dtype=np.uint8)
+    assert (OracleBaseline().generate_from_reference(ref, 3) == ref).all()
+    assert isinstance(resolve_model("oracle"), OracleBaseline)
+
+
+def test_plugin_module_callable(tmp_path, monkeypatch):
+    (tmp_path / "my_gen_plugin.py").write_text(textwrap.dedent("""
+        import numpy as np
+        CALLS = []
+        def generate(first_frame, caption, speed, num_samples=1, seed=0, frames=10):
+            CALLS.append((caption, speed, seed))
+            return np.repeat(np.repeat(first_frame[None, None], frames, 1), num_samples, 0)
+        class Gen:
+            def generate(self, first_frame, caption, speed, num_samples=1, seed=0, frames=10):
+                return np.zeros((num_samples, frames) + first_frame.shape, np.uint8)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    m = resolve_model("my_gen_plugin:generate")
+    out = m.generate(first_frame=np.ones((8, 8, 1), np.uint8), caption="c", speed=0.25, num_samples=2, seed=3,
+                     frames=4)
+    assert out.shape == (2, 4, 8, 8, 1)
+    assert sys.modules["my_gen_plugin"].CALLS == [("c", 0.25, 3)]
+    assert resolve_model("my_gen_plugin:Gen").generate(np.ones((8, 8, 1), np.uint8), "c", 0.1).shape == (1, 10, 8, 8, 1)
+    with pytest.raises(ModelError, match="no attribute 'nope'"):
+        resolve_model("my_gen_plugin:nope")
+    with pytest.raises(ModelError, match="cannot import module"):
+        resolve_model("no_such_module_xyz:f")
+
+
+def test_video_folder(tmp_path):
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (10, 16, 16, 1), dtype=np.uint8)
+    np.save(tmp_path / "0.npy", a)
+    b = rng.integers(0, 255, (3, 10, 16, 16, 1), dtype=np.uint8)
+    np.save(tmp_path / "1.npy", b)
+    for k in range(2):
+        np.save(tmp_path / f"2_{k}.npy", b[k])
+    g = rng.integers(0, 255, (10, 16, 16, 3), dtype=np.uint8)
+    iio.imwrite(tmp_path / "3.gif", g, duration=100, loop=0)
+    m = resolve_model(str(tmp_path))
+    assert isinstance(m, FolderModel)
+    assert (m.load(0, 1, 10, 1)[0] == a).all()
+    assert (m.load(1, 3, 10, 1) == b).all()
+    assert (m.load(2, 2, 10, 1) == b[:2]).all()
+    gif = m.load(3, 1, 10, 3)
+    assert gif.shape == (1, 10, 16, 16, 3)
+    with pytest.raises(ModelError, match="clip index 7"):
+        m.load(7, 1, 10, 1)
+    with pytest.raises(ModelError, match="has 1 samples, 2 needed"):
+        m.load(0, 2, 10, 1)
+
+
+def test_missing_and_corrupt_checkpoint(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        resolve_model(str(tmp_path / "model.ckpt"))
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"\x00garbage" * 50)
+    with pytest.raises(ModelError, match="corrupt or not a checkpoint"):
+        resolve_model(str(bad))
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelError, match="empty"):
+        resolve_model(str(empty))
+    ok = tmp_path / "plain.pt"
+    torch.save({"w": torch.zeros(3)}, ok)
+    assert check_checkpoint(ok) == {"w": (3,)}
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.mkdir, (pathlib.Path(self.marker),))
+
+
+def test_code_running_pickle_is_refused(tmp_path):
+    # the payload is live: plain pickle.loads runs it
+    probe = tmp_path / "probe_dir"
+    pickle.loads(pickle.dumps(_Evil(str(probe))))
+    assert probe.exists()
+    marker = tmp_path / "pwned_dir"
+    for name, writer in (("evil.ckpt", lambda p, o: p.write_bytes(pickle.dumps(o))),
+                         ("evil_zip.pt", lambda p, o: torch.save(o, p))):
+        path = tmp_path / name
+        writer(path, {"state": _Evil(str(marker))})
+        with pytest.raises(ModelError, match="refused"):
+            resolve_model(str(path))
+        assert not marker.exists()
+
+
+def test_mage_checkpoint_goes_through_api(tmp_path):
+    api = pytest.importorskip("ti2v.models.api")
+    from safetensors.torch import save_file
+
+    foreign = tmp_path / "foreign.ckpt"
+    save_file({"x": torch.zeros(2)}, str(foreign))
+    with pytest.raises(ModelError, match="foreign.ckpt"):
+        resolve_model(str(foreign))
+    assert hasattr(api, "load_model")
