@@ -4,7 +4,7 @@ from the shards' own scene state, with objects located in generated frames by :m
 Per clip and caption sentence (action a; explicit or ambiguous match sets stored by the generator):
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring
   expression matches), cells C = ``match_cells_<mode>[a]`` (explicit: the named cell; ambiguous: the quadrant);
-* slide / pick_place correct: some o in O moved (more than STILL_PX pixels) and ends (last frame, located) in a
+* slide / pick_place correct: some o in O moved (more than MOVE_UNITS = 0.5 table units) and ends (last frame, located) in a
   cell of C;
 * contain correct: some cone o in O moved and ends in the starting cell of some object of
   ``match_targets_<mode>[a]``;
@@ -30,6 +30,7 @@ REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "center
                  "action_slot", "action_kind", "action_end")
 ROTATE_CHANGE = 3.0
 STILL_PX = 3.0
+MOVE_UNITS = 0.5
 STOP_PX = 1.5
 LABELS = (-3, -2, -1, 1, 2, 3)
 FIT_CLIPS = 32
@@ -107,6 +108,7 @@ class CaterScorer:
         start_cell = [cell_of(pos[0, k, :2]) for k in range(n)]
         end_cell = [cell_of(xy[-1, k]) if not np.isnan(xy[-1, k]).any() else None for k in range(n)]
         disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0)
+        moved = np.nan_to_num(np.linalg.norm(xy[-1] - xy[0], axis=-1), nan=0.0) > MOVE_UNITS
         change = np.zeros(n)
         for k, t in enumerate(templates):
             if not t.ok:
@@ -134,11 +136,11 @@ class CaterScorer:
             targets = [k for k in range(n) if mt[a, k]]
             named.update(targets)
             if kind in ("slide", "pick_place"):
-                ok = any(end_cell[o] in cells and disp[o] > STILL_PX for o in cands)
+                ok = any(end_cell[o] in cells and moved[o] for o in cands)
                 actor = int(np.argmax(disp))
                 ref_ok = actor in cands and end_cell[actor] in cells
             elif kind == "contain":
-                ok = any(end_cell[o] is not None and end_cell[o] == start_cell[c] and disp[o] > STILL_PX
+                ok = any(end_cell[o] is not None and end_cell[o] == start_cell[c] and moved[o]
                          for o in cands for c in targets)
                 actor = int(np.argmax(disp))
                 ref_ok = actor in cands

@@ -36,7 +36,8 @@ def resolve_split_dir(root: str | Path, split: str | None = None) -> Path:
 class ShardDataset(Dataset):
     """Clips from every shard of one split.
 
-    caption: "explicit" or "ambiguous" (MNIST stores its explicit caption in both).
+    caption: "explicit" or "ambiguous" (MNIST stores its explicit caption in both); None takes the shards'
+        default (``default_caption`` attribute, set by ``cater --ambiguous``; explicit otherwise).
     eta: None draws eta ~ U(0, 1) per item (training); a float fixes the speed (evaluation).
     with_annotations: attach the video's ground-truth scene state (numpy arrays, strings).
     """
@@ -46,12 +47,12 @@ class ShardDataset(Dataset):
         root: str | Path,
         split: str | None = None,
         clip_length: int = 10,
-        caption: str = "explicit",
+        caption: str | None = None,
         eta: float | None = None,
         seed: int = 0,
         with_annotations: bool = True,
     ):
-        if caption not in ("explicit", "ambiguous"):
+        if caption not in (None, "explicit", "ambiguous"):
             raise InputError(f"caption kind {caption!r} is not one of explicit, ambiguous")
         if eta is not None and not 0.0 <= eta <= 1.0:
             raise InputError(f"speed {eta} is outside [0, 1]")
@@ -62,7 +63,6 @@ class ShardDataset(Dataset):
         counts = [e["num_videos"] for e in manifest["shards"]]
         self.offsets = np.cumsum([0] + counts)
         self.clip_length = clip_length
-        self.caption = caption
         self.eta = eta
         self.seed = seed
         self.with_annotations = with_annotations
@@ -71,6 +71,7 @@ class ShardDataset(Dataset):
             self.speed_interval = tuple(float(x) for x in f.attrs["speed_interval"])
             self.frames = int(f.attrs["frames"])
             self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+        self.caption = caption or str(self.attrs.get("default_caption", "explicit"))
         self._handles: dict[int, Any] = {}
 
     def __len__(self) -> int:

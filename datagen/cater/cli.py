@@ -7,12 +7,12 @@ Output: OUT/<split>/shard-*.h5 (+ run.json, manifest.json) through the shared ru
 
 from __future__ import annotations
 
-import os
 import re
 
 import click
 
 from ..errors import InputError, ensure_writable_dir, positive_int
+from ..run_options import execution_options
 from .scene import MAX_OBJECTS
 
 DEFAULT_COUNTS = {("v1", "train"): 3500, ("v1", "test"): 1500, ("v2", "train"): 24000, ("v2", "test"): 6000}
@@ -49,41 +49,37 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 @click.option("--denoise/--no-denoise", default=True, show_default=True, help="OpenImageDenoise.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or gpu (OPTIX/CUDA/HIP).")
 @click.option("--threads", type=int, default=None, help="Cycles threads per worker (default: all cores / workers).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Blender worker processes.")
 @click.option("--shard-size", type=int, default=32, show_default=True, help="Videos per shard (the unit of resume).")
-def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution, frames, samples, denoise, device, threads, workers, shard_size):
+@execution_options
+def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution, frames, samples, denoise, device, threads, shard_size, execution):
     """Render CATER-GEN videos with Blender (Cycles) into shards: RGB, masks, motion field, scene state, captions."""
-    from ..runner import plan_jobs, run_shards
-    from .job import CaterConfig, WriteCaterShard
+    from .job import generate_split
 
     version = _choice(version, ("v1", "v2"), "--version")
     split = _choice(split, ("train", "test"), "--split")
     device = _choice(device, ("cpu", "gpu"), "--device")
-    n_min, n_max = parse_objects(objects)
-    if version == "v1":
-        n_min = n_max = 2  # v1 is always the cone and the snitch
-    for value, option in ((resolution, "--resolution"), (frames, "--frames"), (samples, "--samples"), (workers, "--workers"), (shard_size, "--shard-size")):
+    parse_objects(objects)
+    for value, option in ((resolution, "--resolution"), (frames, "--frames"), (samples, "--samples"), (shard_size, "--shard-size")):
         positive_int(value, option)
     if frames < 2:
         raise click.BadParameter(f"{frames} is not allowed; a video needs at least 2 frames", param_hint="--frames")
     if threads is not None:
         positive_int(threads, "--threads")
-    elif workers > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)  # one Cycles per worker: share the cores, do not oversubscribe
     if num_videos is None:
         num_videos = DEFAULT_COUNTS[(version, split)]
     positive_int(num_videos, "--num-videos")
     out_dir = ensure_writable_dir(out)
-    cfg = CaterConfig(version, n_min, n_max, frames, resolution, samples, denoise, device, threads, ambiguous)
-    split_dir = ensure_writable_dir(out_dir / split)
-    jobs = plan_jobs(split_dir, cfg.dataset, split, num_videos, shard_size, seed)
-    config = dict(cfg.run_config(), seed=seed, split=split, num_videos=num_videos, shard_size=shard_size)
+    ensure_writable_dir(out_dir / split)
+    options = dict(version=version, objects=objects, frames=frames, resolution=resolution, samples=samples,
+                   denoise=denoise, device=device, threads=threads, ambiguous=ambiguous)
     try:
-        manifest = run_shards(split_dir, jobs, WriteCaterShard(cfg), config=config, workers=workers, desc=f"{cfg.dataset} {split}")
+        split_dir, manifest = generate_split(out_dir, split, num_videos, shard_size, seed, options, execution)
     except InputError as e:
         raise click.UsageError(str(e)) from None
-    if manifest is not None:
-        click.echo(f"wrote {manifest['num_videos']} videos in {len(jobs)} shards to {split_dir}", err=True)
+    if manifest is None:
+        click.echo(f"this share of {split_dir} is done; manifest.json is written by the run that completes the split", err=True)
+    else:
+        click.echo(f"wrote {manifest['num_videos']} videos in {len(manifest['shards'])} shards to {split_dir}", err=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from pathlib import Path
+
+from ..run_options import Execution
+from ..runner import plan_jobs, run_shards
 from ..shard import ShardWriter
 from ..speed import CATER_INTERVAL
 from . import annotations
@@ -64,6 +68,7 @@ class WriteCaterShard:
     """``write_shard(job, tick)`` for ``runner.run_shards``."""
 
     config: CaterConfig
+    run_seed: int = 0
 
     def __call__(self, job, tick) -> None:
         cfg = self.config
@@ -73,7 +78,8 @@ class WriteCaterShard:
             "split": job.split,
             "generator_version": GENERATOR_VERSION,
             "config": cfg.run_config(),
-            "seed": int(job.seed),
+            "seed": int(self.run_seed),
+            "shard_seed": int(job.seed),
             "speed_interval": list(CATER_INTERVAL),
             "frames": cfg.frames,
             "shard_index": job.index,
@@ -96,3 +102,32 @@ class WriteCaterShard:
                 writer.add(rgb, plan.caption_explicit, plan.caption_ambiguous, ann)
                 renderer.timing.other_s += time.perf_counter() - t
                 tick(1)
+
+
+def generate_split(out_dir: Path, split: str, num_videos: int, shard_size: int, seed: int, options: dict,
+                   execution: Execution = Execution()) -> tuple[Path, dict | None]:
+    """Render (or finish) OUT/<split> from generator options (the keys of a cater-gen preset's ``options``).
+
+    Returns the split folder and its manifest (None while shards of the split are still missing).
+    """
+    import os
+
+    from .cli import parse_objects
+
+    n_min, n_max = parse_objects(str(options.get("objects", "3-8")))
+    if options.get("version", "v2") == "v1":
+        n_min = n_max = 2  # v1 is always the cone and the snitch
+    threads = options.get("threads")
+    if threads is None and execution.workers > 1 and execution.executor == "local":
+        threads = max(1, (os.cpu_count() or 1) // execution.workers)  # share the cores, do not oversubscribe
+    cfg = CaterConfig(options.get("version", "v2"), n_min, n_max, int(options.get("frames", 32)),
+                      int(options.get("resolution", 128)), int(options.get("samples", 32)),
+                      bool(options.get("denoise", True)), options.get("device", "cpu"), threads,
+                      bool(options.get("ambiguous", False)))
+    split_dir = Path(out_dir) / split
+    jobs = plan_jobs(split_dir, cfg.dataset, split, num_videos, shard_size, seed)
+    config = dict(cfg.run_config(), seed=seed, split=split, num_videos=num_videos, shard_size=shard_size)
+    manifest = run_shards(split_dir, jobs, WriteCaterShard(cfg, seed), config=config, workers=execution.workers,
+                          executor=execution.executor, address=execution.address, select=execution.select(jobs),
+                          desc=f"{cfg.dataset} {split}")
+    return split_dir, manifest
