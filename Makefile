@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # End to end on an embedded default (scikit-learn's digits stand in for MNIST, which needs a download):
 # make a small Single Moving MNIST split, preview it, train a tiny VQ-VAE and MAGE, and score it.
 demo: $(STAMP)
-	$(PY) -m ti2v.demo --out $(DEMO)
+	$(PY) -m ti2v.benchmark.demo --out $(DEMO)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests

@@ -8,9 +8,12 @@ Per clip and caption sentence (action a; explicit or ambiguous match sets stored
   cell of C;
 * contain correct: some cone o in O moved and ends in the starting cell of some object of
   ``match_targets_<mode>[a]``;
+* rotate of a cylinder (rotationally symmetric: the frames do not change) is not judgeable and is left out of
+  both precisions (counted in ``actions_not_judgeable``);
 * rotate correct: some o in O stays in its cell and its appearance changes (max over frames of the mean absolute
   difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255);
-* referring-expression correct: the object that did the most of that kind of change (largest displacement for
+* referring-expression correct: some object acted and the one that did the most of that kind of change (among objects
+  not named only by the clip's other sentence) (largest displacement for
   slide / pick_place / contain, largest appearance change for rotate) is in O, and (for placements) ended in C;
 * unnamed objects still: objects matched by no sentence (and not hidden at the end) stay in their starting cell
   and within STILL_PX pixels of their starting point.
@@ -30,6 +33,7 @@ REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "center
                  "action_slot", "action_kind", "action_end")
 ROTATE_CHANGE = 3.0
 STILL_PX = 3.0
+SYMMETRIC = ("cylinder",)  # rotating about the vertical axis leaves their pixels unchanged
 MOVE_UNITS = 0.5
 STOP_PX = 1.5
 LABELS = (-3, -2, -1, 1, 2, 3)
@@ -126,9 +130,16 @@ class CaterScorer:
         mt = np.asarray(ann[f"match_targets_{self.mode}"])
         named = set()
         actions = []
-        for a in range(int(ann["num_actions"])):
+        na = int(ann["num_actions"])
+        all_cands = [[k for k in range(n) if mo[a, k]] or [int(ann["action_slot"][a])] for a in range(na)]
+        for a in range(na):
             kind = str(ann["action_kind"][a])
-            cands = [k for k in range(n) if mo[a, k]] or [int(ann["action_slot"][a])]
+            cands = all_cands[a]
+            # objects only the other sentence names (or hides) may move too: they do not compete for "actor" here
+            others = {k for b in range(na) if b != a for k in all_cands[b] + [j for j in range(n) if mt[b, j]]}
+            others -= set(cands)
+            disp_a = np.where([k in others for k in range(n)], -1.0, disp)
+            change_a = np.where([k in others for k in range(n)], -1.0, change)
             named.update(cands)
             cells = {(LABELS[i], LABELS[j]) for i in range(6) for j in range(6) if mc[a, i, j]}
             if not cells and "target_cell" in ann and kind in ("slide", "pick_place"):
@@ -137,21 +148,24 @@ class CaterScorer:
             named.update(targets)
             if kind in ("slide", "pick_place"):
                 ok = any(end_cell[o] in cells and moved[o] for o in cands)
-                actor = int(np.argmax(disp))
-                ref_ok = actor in cands and end_cell[actor] in cells
+                actor = int(np.argmax(disp_a))
+                ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":
                 ok = any(end_cell[o] is not None and end_cell[o] == start_cell[c] and moved[o]
                          for o in cands for c in targets)
-                actor = int(np.argmax(disp))
-                ref_ok = actor in cands
+                actor = int(np.argmax(disp_a))
+                ref_ok = bool(moved[actor]) and actor in cands
+            elif kind == "rotate" and all(str(ann["shape"][o]) in SYMMETRIC for o in cands):
+                ok = ref_ok = None  # a spinning cylinder looks the same in every frame: not judgeable from pixels
             elif kind == "rotate":
                 ok = any(end_cell[o] == start_cell[o] and change[o] > ROTATE_CHANGE for o in cands)
-                actor = int(np.argmax(np.where(disp <= STILL_PX, change, -1)))
+                actor = int(np.argmax(np.where(disp <= STILL_PX, change_a, -1)))
                 ref_ok = actor in cands and change[actor] > ROTATE_CHANGE
             else:
                 ok = ref_ok = False
             subj = int(ann["action_slot"][a])
-            rec = {"kind": kind, "correct": bool(ok), "referring_correct": bool(ref_ok), "candidates": cands}
+            rec = {"kind": kind, "correct": None if ok is None else bool(ok),
+                   "referring_correct": None if ref_ok is None else bool(ref_ok), "candidates": cands}
             if kind in ("slide", "pick_place", "contain") and 0 <= subj < n:
                 from ti2v.datagen.speed import motion_end_frame
 
@@ -160,17 +174,19 @@ class CaterScorer:
                 rec["end_frame_annotated"] = motion_end_frame(int(ann["action_end"][a]), idx)
                 rec["end_frame_generated"] = _end_frame(uv[:, subj]) if not np.isnan(uv[:, subj]).any() else len(idx)
             actions.append(rec)
-        unnamed = [k for k in range(n) if k not in named and vis[-1, k]]
+        # objects fully hidden in the given first frame have no appearance to track: not judged
+        unnamed = [k for k in range(n) if k not in named and vis[-1, k] and templates[k].ok]
         still = all(end_cell[k] == start_cell[k] and disp[k] <= STILL_PX for k in unnamed)
         return {
             "actions": actions,
-            "action_correct": bool(all(a["correct"] for a in actions)),
-            "referring_correct": bool(all(a["referring_correct"] for a in actions)),
+            "action_correct": bool(all(a["correct"] is not False for a in actions)),
+            "referring_correct": bool(all(a["referring_correct"] is not False for a in actions)),
             "unnamed_still": bool(still) if unnamed else None,
         }
 
     def summarize(self, records: list[dict]) -> dict:
-        acts = [a for r in records for a in r["actions"]]
+        every = [a for r in records for a in r["actions"]]
+        acts = [a for a in every if a["correct"] is not None]
         still = [r["unnamed_still"] for r in records if r["unnamed_still"] is not None]
         ends = [abs(a["end_frame_generated"] - a["end_frame_truth"]) for a in acts if "end_frame_truth" in a]
         by_kind = {}
@@ -178,6 +194,7 @@ class CaterScorer:
             by_kind.setdefault(a["kind"], []).append(a["correct"])
         return {
             "clips": len(records), "actions": len(acts), "captions": self.mode,
+            "actions_not_judgeable": len(every) - len(acts),
             "action_precision": float(np.mean([a["correct"] for a in acts])) if acts else None,
             "referring_precision": float(np.mean([a["referring_correct"] for a in acts])) if acts else None,
             "clip_all_actions_correct": float(np.mean([r["action_correct"] for r in records])) if records else None,

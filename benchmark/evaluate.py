@@ -256,8 +256,6 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
     import lpips as _lpips
     import torchvision
 
-    from . import __name__ as _pkg  # noqa: F401
-
     try:
         from importlib.metadata import version as _v
 

@@ -3,15 +3,15 @@
 Method, per object k of a clip:
 1. appearance: its pixels in the given first frame (instance mask ``masks[0] == k + 1``, the RGB under it);
 2. 2D position in frame t: masked template matching (mean absolute difference over the mask, truncated at 40
-   grey levels so occluded pixels cost a constant; a 1.2x hysteresis keeps a partly covered object in place, and
-   a quadratic penalty on the jump from the previous frame's match keeps tracks continuous) over the whole
-   frame; the object's point = its annotated first-frame centre (``centers_2d[0]``,
-   exact, unaffected by occlusion) + the shift of the match since frame 1;
+   grey levels so occluded pixels cost a constant; the previous place is kept unless another is better by more
+   than 2 grey levels per mask pixel, so a partly covered object stays put) over the whole frame, restricted
+   to places whose back-projection lies over the table (resting, or lifted by a pick-place); the object's
+   point = its annotated first-frame centre (``centers_2d[0]``, exact, unaffected by occlusion) + the shift of
+   the match since frame 1;
 3. table position: the camera ray through that point (the fixed CATER camera, ``ti2v.datagen.cater.camera``)
    intersected with the plane z = h(shape, size). The heights h are the locator's learned parameters: fitted
    on training clips so that the annotated silhouette centres (``centers_2d``) back-project onto the annotated
-   base centres (``positions``), by a 1-D search per (shape, size) class;
-   The table point of frame t is the annotated first-frame base position plus the back-projected displacement
+   base centres (``positions``), by a 1-D search per (shape, size) class. The table point of frame t is the annotated first-frame base position plus the back-projected displacement
    since frame 1 (the first frame's scene state is part of the input);
 4. cell: ``ti2v.datagen.cater.grid.cell_of``.
 
@@ -25,9 +25,11 @@ from __future__ import annotations
 import numpy as np
 
 HEIGHT_GRID = np.linspace(0.0, 1.6, 81)
-STAY_MARGIN = 1.2
+STAY_MARGIN = 1.0
 TRUNCATE = 40.0
-MOTION_PENALTY = 2.0
+MOTION_PENALTY = 0.0
+TABLE_HALF = 3.5  # objects stay over the 6x6 grid (plus a margin)
+LIFT = 2.2  # pick-place lifts objects 2 units
 SEARCH_RADIUS = None  # fraction of the frame size around the previous match; None = whole frame
 
 
@@ -69,7 +71,8 @@ class Template:
         self.centroid = np.array([mx.mean() + 0.5, my.mean() + 0.5])  # pixel-area convention of the annotations
         self.origin = np.array([x0, y0])
 
-    def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, radius: int | None = None) -> np.ndarray:
+    def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, radius: int | None = None,
+               valid=None) -> np.ndarray:
         """Top-left corner of the best match, searched within ``radius`` px of ``prev`` when given."""
         import cv2
 
@@ -94,6 +97,11 @@ class Template:
             gy, gx = np.mgrid[0 : res.shape[0], 0 : res.shape[1]]
             d2 = ((gx + x0 - prev[0]) ** 2 + (gy + y0 - prev[1]) ** 2) / float(max(H, W)) ** 2
             res = res + MOTION_PENALTY * TRUNCATE * float(self.mask2d.sum()) * d2
+        if valid is not None:  # valid(corner_x [ny, nx], corner_y) -> bool: only places on / above the table
+            gy, gx = np.mgrid[0 : res.shape[0], 0 : res.shape[1]]
+            ok = valid(gx + x0, gy + y0)
+            if ok.any():
+                res = np.where(ok, res, np.inf)
         y, x = np.unravel_index(int(np.argmin(res)), res.shape)
         if prev is not None:
             # hysteresis: keep the previous place unless a clearly better match exists elsewhere
@@ -160,8 +168,19 @@ class Locator:
             # the first frame's scene state is known exactly: its annotated centre, moved by the matched shift
             start = c0[k] if c0 is not None and not np.isnan(c0[k]).any() else t.origin + t.centroid
             tl = t.origin.astype(np.float64)
+            h_k = self.height(ann["shape"][k], ann["size"][k])
+
+            def valid(cx, cy, start=start, t=t, h_k=h_k):
+                # the object's point must lie over the table, resting (z = h) or lifted (up to LIFT above)
+                pts = np.stack([start[0] + cx - t.origin[0], start[1] + cy - t.origin[1]], -1).astype(np.float64)
+                ok = np.zeros(cx.shape, bool)
+                for z in (h_k, h_k + LIFT / 2, h_k + LIFT):
+                    p = backproject(cam, pts, z)
+                    ok |= (np.abs(p) <= TABLE_HALF).all(-1)
+                return ok
+
             for f in range(len(video)):
-                tl = t.locate(video[f], tl, radius)
+                tl = t.locate(video[f], tl, radius, valid)
                 corners[f, k] = tl
                 uv[f, k] = start + (tl - t.origin)
         hs = np.array([self.height(ann["shape"][k], ann["size"][k]) for k in range(n)])

@@ -222,9 +222,9 @@ def speed_plot(records: list[dict], etas: list[float], path, title: str = "") ->
                 gt.append(d["end_frame_truth"])
                 gen.append(d["end_frame_generated"])
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    order = np.argsort(xs)
-    ax.plot(np.asarray(xs)[order], np.asarray(gt)[order], "-", color="tab:blue", lw=1.2, label="ground truth")
-    ax.scatter(xs, gen, s=10, color="tab:red", alpha=0.7, label="generated", zorder=3)
+    # each clip has its own true end (it depends on where the object starts), so truth is drawn per clip too
+    ax.scatter(xs, gt, s=28, facecolors="none", edgecolors="tab:blue", lw=1.0, label="ground truth")
+    ax.scatter(xs, gen, s=10, color="tab:red", alpha=0.8, label="generated", zorder=3)
     ax.set_xlabel("speed eta")
     ax.set_ylabel("frame at which motion ends")
     ax.set_xlim(0, 1)

@@ -120,3 +120,32 @@ def test_mage_checkpoint_goes_through_api(tmp_path):
     with pytest.raises(ModelError, match="foreign.ckpt"):
         resolve_model(str(foreign))
     assert hasattr(api, "load_model")
+
+
+def test_tiny_mage_checkpoint_and_vqvae_oracle(tmp_path):
+    """A real (untrained, tiny) MAGE model.ckpt goes through ti2v.models.api; --vqvae feeds the oracle."""
+    pytest.importorskip("ti2v.models.api")
+    from ti2v.models.api import save_model, save_vqvae
+    from ti2v.models.config import MAGEConfig, VQVAEConfig
+    from ti2v.models.mage import MAGE
+    from ti2v.models.vocabulary import Vocabulary
+    from ti2v.models.vqvae import VQVAE
+
+    torch.manual_seed(0)
+    vq = VQVAE(VQVAEConfig(channels=(8, 16), codebook_size=16, code_dim=8, res_blocks=1, kmeans_init=False))
+    voc = Vocabulary.build()
+    mage = MAGE(MAGEConfig(vocab_size=len(voc.to_list()), codebook_size=16, d_model=32, heads=2, ff_dim=64,
+                           axial_blocks=1, text_layers=1))
+    save_model(tmp_path / "model.ckpt", vq, mage, voc)
+    save_vqvae(tmp_path / "vq.ckpt", vq)
+    m = resolve_model(str(tmp_path / "model.ckpt"))
+    first = np.zeros((64, 64, 1), np.uint8)
+    out = m.generate(first_frame=first, caption="the digit 1 is moving up .", speed=0.5, num_samples=1, seed=0,
+                     frames=10)
+    assert out.shape == (1, 10, 64, 64, 1) and out.dtype == np.uint8
+    oracle = resolve_model("oracle", vqvae=str(tmp_path / "vq.ckpt"))
+    ref = np.random.default_rng(0).integers(0, 255, (10, 64, 64, 1), dtype=np.uint8)
+    rec = oracle.generate_from_reference(ref, 1)
+    assert rec.shape == (1, 10, 64, 64, 1) and (rec[0, 0] == ref[0]).all()
+    with pytest.raises(ModelError, match="vq.ckpt"):
+        resolve_model(str(tmp_path / "vq.ckpt"))  # a VQ-VAE-only checkpoint is not a full model

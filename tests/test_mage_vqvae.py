@@ -37,7 +37,7 @@ def test_reconstruction_error_falls_on_mnist_clips():
     frames = mnist_frames(n_clips=3, frames=4)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
-    for step in range(50):
+    for step in range(30):
         res = model(frames)
         opt.zero_grad()
         res["loss"].backward()
