@@ -8,13 +8,13 @@ with the interval range stored in the shards (SPEC section 4) and returns the T-
 from __future__ import annotations
 
 import json
-import zlib
 from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from isal import isal_zlib
 from torch.utils.data import Dataset
 
 from .errors import InputError
@@ -164,7 +164,7 @@ class _OpenShard:
         if self.direct:
             mask, chunk = self.videos.id.read_direct_chunk((row, 0, 0, 0, 0))
             if mask == 0:
-                return np.frombuffer(zlib.decompress(chunk), dtype=np.uint8).reshape(self.shape)
+                return np.frombuffer(isal_zlib.decompress(chunk), dtype=np.uint8).reshape(self.shape)
         return self.videos[row]
 
 

@@ -120,8 +120,16 @@ class _QueueTicker:
             self.pending = 0
 
 
-def _run_job(write_shard: Callable, job: ShardJob, q) -> int:
-    ticker = _QueueTicker(q)
+_PROGRESS = None  # a worker process's queue to the parent's progress bar (set by the pool's initializer)
+
+
+def _init_worker(q) -> None:
+    global _PROGRESS
+    _PROGRESS = q
+
+
+def _run_job(write_shard: Callable, job: ShardJob) -> int:
+    ticker = _QueueTicker(_PROGRESS)
     write_shard(job, ticker)
     ticker.flush()
     return job.index
@@ -169,17 +177,18 @@ def run_shards(
 
 def _run_pool(todo: list[ShardJob], write_shard: Callable, workers: int, bar: tqdm) -> None:
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        q = manager.Queue()
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-            futures = [pool.submit(_run_job, write_shard, job, q) for job in todo]
-            pending = set(futures)
-            while pending:
-                finished, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                _drain(q, bar)
-                for fut in finished:
-                    fut.result()  # re-raise a worker's error here
+    q = ctx.Queue()
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
+                                initializer=_init_worker, initargs=(q,)) as pool:
+        futures = [pool.submit(_run_job, write_shard, job) for job in todo]
+        pending = set(futures)
+        while pending:
+            finished, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
             _drain(q, bar)
+            for fut in finished:
+                fut.result()  # re-raise a worker's error here
+    _drain(q, bar)
+    q.close()
 
 
 def _drain(q, bar: tqdm) -> None:

@@ -119,8 +119,7 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def load_mnist(folder: Path | None, split: str) -> DigitSet:
-    """MNIST-train images for the train split, MNIST-test (t10k) images for the test split."""
+def _mnist_paths(folder: Path | None, split: str) -> tuple[Path, Path]:
     folder = Path(folder) if folder else default_cache_dir()
     prefix = SPLIT_PREFIX[split]
     images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
@@ -130,26 +129,63 @@ def load_mnist(folder: Path | None, split: str) -> DigitSet:
             f"MNIST {prefix} files not found in {folder}; run 'ti2v-datagen fetch mnist', pass --mnist-dir "
             "with the four IDX files, or use --digits sklearn (offline stand-in)"
         )
+    return images_path, labels_path
+
+
+def load_mnist(folder: Path | None, split: str) -> DigitSet:
+    """MNIST-train images for the train split, MNIST-test (t10k) images for the test split."""
+    images_path, labels_path = _mnist_paths(folder, split)
     images, labels = _read_idx(images_path), _read_idx(labels_path)
     if images.shape[1:] != (GLYPH, GLYPH) or len(images) != len(labels):
         raise DigitSourceError(f"{images_path.name}: unexpected shape {images.shape}")
     return DigitSet(images, labels.astype(np.int64), "mnist")
 
 
+def _sklearn_digits_table() -> np.ndarray:
+    """scikit-learn's bundled digits as int [1797, 65] (64 pixels, then the label).
+
+    Read from the CSV scikit-learn ships, located without importing ``sklearn.datasets`` (that import costs
+    about 1.5 s, paid again by every worker process); falls back to ``load_digits`` if the file has moved.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise DigitSourceError("--digits sklearn needs scikit-learn (pip install scikit-learn)")
+    csv = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if csv.exists():
+        with gzip.open(csv, "rt") as fh:
+            return np.loadtxt(fh, delimiter=",", dtype=np.int64)
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    return np.concatenate([bunch.data.astype(np.int64), bunch.target[:, None]], axis=1)
+
+
 def load_sklearn_digits(split: str) -> DigitSet:
     """scikit-learn's 8x8 digits upsampled to 20x20 and centred in 28x28, like MNIST's glyph box."""
     import cv2
-    from sklearn.datasets import load_digits
 
-    bunch = load_digits()
-    pick = np.arange(len(bunch.target))
+    table = _sklearn_digits_table()
+    pick = np.arange(len(table))
     pick = pick[pick % 5 == 0] if split == "test" else pick[pick % 5 != 0]
-    small = (bunch.images[pick] * (255.0 / 16.0)).astype(np.float32)
+    small = (table[pick, :64].reshape(-1, 8, 8) * (255.0 / 16.0)).astype(np.float32)
     out = np.zeros((len(pick), GLYPH, GLYPH), dtype=np.uint8)
     for i, img in enumerate(small):
         big = cv2.resize(img, (20, 20), interpolation=cv2.INTER_CUBIC)
         out[i, 4:24, 4:24] = np.clip(np.rint(big), 0, 255).astype(np.uint8)
-    return DigitSet(out, bunch.target[pick].astype(np.int64), SKLEARN_SOURCE)
+    return DigitSet(out, table[pick, 64].astype(np.int64), SKLEARN_SOURCE)
+
+
+def check_digit_source(kind: str, split: str, mnist_dir: Path | None = None) -> None:
+    """Fail fast (before any worker starts) when the digit source is missing; loading checks the contents."""
+    if kind == "sklearn":
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:
+            raise DigitSourceError("--digits sklearn needs scikit-learn (pip install scikit-learn)")
+    else:
+        _mnist_paths(mnist_dir, split)
 
 
 def load_digits(kind: str, split: str, mnist_dir: Path | None = None) -> DigitSet:

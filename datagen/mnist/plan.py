@@ -22,7 +22,9 @@ made with different seeds stay disjoint.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -73,6 +75,7 @@ class MnistPlan:
         }
 
 
+@lru_cache(maxsize=None)
 def phrase_for(direction: str, bounce: bool) -> str:
     templates = load_template("captions/mnist.yaml")
     return templates["bouncing_phrases" if bounce else "stop_phrases"][direction]
@@ -86,6 +89,7 @@ def in_train_pair(a: int, b: int, axis_a: int, axis_b: int) -> bool:
     return (a + b + axis_a + axis_b) % 2 == 0
 
 
+@lru_cache(maxsize=None)
 def allowed_axes(variant: str, split: str, labels: tuple[int, ...]) -> list[tuple[int, ...]]:
     """Axis combinations the split rule allows for these moving labels."""
     want_train = split == "train"
@@ -96,12 +100,12 @@ def allowed_axes(variant: str, split: str, labels: tuple[int, ...]) -> list[tupl
     return [(x, y) for x in (0, 1) for y in (0, 1) if in_train_pair(a, b, x, y) == want_train]
 
 
-def bouncing_track(start: float, sign: int, frames: int, step: float) -> np.ndarray:
+def bouncing_track(start: float, sign: int, frames: int, step: float) -> list[float]:
     """Positions on one axis reflecting off 0 and SPAN."""
-    pos = np.empty(frames)
+    pos = []
     p, v = start, sign * step
-    for t in range(frames):
-        pos[t] = p
+    for _ in range(frames):
+        pos.append(p)
         p += v
         if p < 0:
             p, v = -p, -v
@@ -110,14 +114,14 @@ def bouncing_track(start: float, sign: int, frames: int, step: float) -> np.ndar
     return pos
 
 
-def stopping_track(start: float, sign: int, bounce: bool, frames: int, step: float) -> tuple[np.ndarray, int]:
+def stopping_track(start: float, sign: int, bounce: bool, frames: int, step: float) -> tuple[list[float], int]:
     """Move to the wall (and back to the opposite one when bouncing), then hold. Returns positions, stop frame."""
-    pos = np.empty(frames)
+    pos = []
     p, v = start, sign * step
     legs = 2 if bounce else 1
     stop = frames
     for t in range(frames):
-        pos[t] = p
+        pos.append(p)
         if legs == 0:
             stop = min(stop, t)
             continue
@@ -128,13 +132,21 @@ def stopping_track(start: float, sign: int, bounce: bool, frames: int, step: flo
     return pos, stop
 
 
+def settled_from(track: list[list[int]]) -> int:
+    """First frame from which a pixel track stays at its final position (0 when it never moves)."""
+    k = len(track)
+    while k > 0 and track[k - 1] == track[-1]:
+        k -= 1
+    return k
+
+
 def _start_for(direction: str, bounce: bool, variant: str, frames: int, u: float) -> float:
     """A start coordinate (from a uniform draw u) from which the stated pattern is fully visible in the clip."""
     _, sign = DIRECTIONS[direction]
     if variant == "modified":
         step = STOP_STEP
         # distance to the first wall: at least one step; a bounce adds a full span and must end by frame F-1
-        max_steps = int(np.ceil(SPAN / step))
+        max_steps = math.ceil(SPAN / step)
         limit = frames - 1 - (max_steps if bounce else 0)
         high = min(SPAN, limit * step)
     else:
@@ -168,18 +180,18 @@ def plan_video(
     """One video. ``pools[d]`` are the glyph indices of label d in the split's digit set."""
     n_moving = 1 if variant == "single" else 2
     # One batch of uniforms per video (numpy's per-call overhead dominates otherwise); fixed positions in it.
-    u = rng.random(24)
-    labels = [int(x) for x in np.argsort(u[:10], kind="stable")[:3]]
+    u_arr = rng.random(24)
+    u = u_arr.tolist()  # Python floats: the same float64 values, without numpy scalar overhead
+    labels = sorted(range(10), key=u.__getitem__)[:3]  # three distinct labels (a stable argsort of u[:10])
     moving_labels = tuple(labels[:n_moving])
     axes_options = allowed_axes(variant, split, moving_labels)
     axes = axes_options[int(u[10] * len(axes_options))]
 
-    tracks = np.zeros((SLOTS, frames, 2), dtype=np.int16)
-    out_labels = np.full(SLOTS, -1, dtype=np.int8)
-    glyphs = np.full(SLOTS, -1, dtype=np.int64)
-    moving = np.zeros(SLOTS, dtype=bool)
-    bounce = np.zeros(SLOTS, dtype=bool)
-    stop_frame = np.full(SLOTS, frames, dtype=np.int16)
+    xy = np.zeros((SLOTS, frames, 2))
+    out_labels = [-1] * SLOTS
+    glyphs = [-1] * SLOTS
+    bounce = [False] * SLOTS
+    stop_frame = [frames] * SLOTS
     phrases = [""] * SLOTS
     parts = []
     for slot, (label, axis) in enumerate(zip(moving_labels, axes)):
@@ -189,23 +201,25 @@ def plan_video(
         start = _start_for(direction, bounces, variant, frames, u_start)
         _, sign = DIRECTIONS[direction]
         if variant == "modified":
-            along, stop = stopping_track(start, sign, bounces, frames, STOP_STEP)
+            xy[slot, :, axis], stop_frame[slot] = stopping_track(start, sign, bounces, frames, STOP_STEP)
         else:
-            along, stop = bouncing_track(start, sign, frames, BOUNCE_STEP), frames
-        xy = np.empty((frames, 2))
-        xy[:, axis] = along
-        xy[:, 1 - axis] = u_other * SPAN
-        tracks[slot] = np.rint(xy).astype(np.int16)
-        if stop < frames:  # the stop as the pixels show it: first frame of the final resting position
-            still = np.all(tracks[slot] == tracks[slot, -1], axis=1)
-            stop = int(frames - np.argmin(still[::-1])) if not still.all() else 0
+            xy[slot, :, axis] = bouncing_track(start, sign, frames, BOUNCE_STEP)
+        xy[slot, :, 1 - axis] = u_other * SPAN
         out_labels[slot] = label
-        glyphs[slot] = pools[label][int(u_glyph * len(pools[label]))]
-        moving[slot] = True
+        glyphs[slot] = int(pools[label][int(u_glyph * len(pools[label]))])
         bounce[slot] = bounces
-        stop_frame[slot] = stop
         phrases[slot] = phrase_for(direction, bounces)
         parts.append((label, phrases[slot]))
+    tracks = np.rint(xy).astype(np.int16)
+    moving = np.zeros(SLOTS, dtype=bool)
+    moving[:n_moving] = True
+    for slot in range(n_moving):
+        if stop_frame[slot] < frames:  # the stop as the pixels show it: first frame of the final resting position
+            stop_frame[slot] = settled_from(tracks[slot].tolist())
+    out_labels = np.array(out_labels, dtype=np.int8)
+    glyphs = np.array(glyphs, dtype=np.int64)
+    bounce = np.array(bounce, dtype=bool)
+    stop_frame = np.array(stop_frame, dtype=np.int16)
 
     if variant == "modified" and u[21] < distractor_prob:
         label = labels[2]
