@@ -78,7 +78,7 @@ class CaterScorer:
         train_dir = Path(reader.dir).parent / "train"
         test_clips = []
         fit_anns = []
-        if train_dir.is_dir() and train_dir != Path(reader.dir) and any(train_dir.glob("shard-*.h5")):
+        if train_dir != Path(reader.dir) and (train_dir / "manifest.json").exists():
             tr = ClipReader(train_dir, None, reader.captions, "random", cfg.seed, reader.T, limit=FIT_CLIPS)
             fit_anns = [c.annotations for c in tr]
             fit_source = f"{train_dir} ({len(fit_anns)} clips)"

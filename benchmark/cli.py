@@ -152,5 +152,12 @@ def weights_verify(names, as_json):
     sys.exit(1 if any(r["status"] == "checksum mismatch" for r in rows) else 0)
 
 
+def cli_main() -> None:
+    """Console entry point: bad input is one line naming the bad value, and exit 2."""
+    from ti2v.datagen.errors import run_group
+
+    run_group(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli_main()

@@ -262,7 +262,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         ti2v_version = _v("ti2v")
     except Exception:
         ti2v_version = "unknown"
-    first = reader.attrs[0]
+    first = reader.attrs
     report = {
         "ti2v_bench_report": 1,
         "model": cfg.model,

@@ -96,11 +96,23 @@ def make_mnist_shard(path: Path, num_videos: int = 8, seed: int = 0, frames: int
     return path
 
 
-def make_mnist_split(root: Path, num_videos: int = 8, seed: int = 0, split: str = "test", **kw) -> Path:
+def _one_shard_split(root: Path, split: str, num_videos: int, seed: int, make, **kw) -> Path:
+    """A split folder of one shard with its manifest, like the runner leaves one."""
+    from ti2v.datagen.runner import ShardJob, write_manifest
+    from ti2v.datagen.shard import open_shard
+
     d = Path(root) / split
     d.mkdir(parents=True, exist_ok=True)
-    make_mnist_shard(d / "shard-00000.h5", num_videos=num_videos, seed=seed, split=split, **kw)
+    path = make(d / "shard-00000.h5", num_videos=num_videos, seed=seed, split=split, **kw)
+    with open_shard(path) as f:
+        dataset = str(f.attrs["dataset"])
+    job = ShardJob(0, seed, 0, num_videos, Path(path), dataset, split)
+    write_manifest(d, [job], {"synthetic": True, "seed": seed, "num_videos": num_videos})
     return d
+
+
+def make_mnist_split(root: Path, num_videos: int = 8, seed: int = 0, split: str = "test", **kw) -> Path:
+    return _one_shard_split(root, split, num_videos, seed, make_mnist_shard, **kw)
 
 
 # ------------------------------------------------------------------------------------------------ CATER-like
@@ -205,7 +217,4 @@ def make_cater_shard(path: Path, num_videos: int = 6, seed: int = 0, frames: int
 
 
 def make_cater_split(root: Path, num_videos: int = 6, seed: int = 0, split: str = "test", **kw) -> Path:
-    d = Path(root) / split
-    d.mkdir(parents=True, exist_ok=True)
-    make_cater_shard(d / "shard-00000.h5", num_videos=num_videos, seed=seed, split=split, **kw)
-    return d
+    return _one_shard_split(root, split, num_videos, seed, make_cater_shard, **kw)

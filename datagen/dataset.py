@@ -52,6 +52,7 @@ class ShardDataset(Dataset):
         seed: int = 0,
         with_annotations: bool = True,
     ):
+        self._handles: dict[int, Any] = {}
         if caption not in (None, "explicit", "ambiguous"):
             raise InputError(f"caption kind {caption!r} is not one of explicit, ambiguous")
         if eta is not None and not 0.0 <= eta <= 1.0:
@@ -72,7 +73,6 @@ class ShardDataset(Dataset):
             self.frames = int(f.attrs["frames"])
             self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
         self.caption = caption or str(self.attrs.get("default_caption", "explicit"))
-        self._handles: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -99,25 +99,31 @@ class ShardDataset(Dataset):
             return float(self.eta)
         return _unit_hash(self.seed, self.epoch, index)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def sample(self, index: int, annotations: bool | None = None) -> dict[str, Any]:
+        """Item ``index`` as numpy: video uint8 [T, H, W, C] (frame 0 = first frame), frame_indices, caption,
+        eta, index, and (when asked, default ``with_annotations``) the video's annotations."""
         shard, row = self.locate(index)
         handle = self._file(shard)
         eta = self.item_eta(index)
         idx = clip_indices(self.frames, eta, *self.speed_interval, length=self.clip_length)
-        raw = handle.video(row)  # [F, H, W, C]
-        clip = np.ascontiguousarray(raw[idx].transpose(0, 3, 1, 2))
-        caption = handle.captions[row]
-        item = {
-            "first_frame": torch.from_numpy(clip[0].copy()),
-            "video": torch.from_numpy(clip),
-            "frame_indices": torch.from_numpy(idx),
-            "caption": caption,
-            "eta": eta,
-            "index": index,
-        }
-        if self.with_annotations:
+        item = {"video": handle.video(row)[idx], "frame_indices": idx, "caption": handle.captions[row], "eta": eta,
+                "index": index}
+        if self.with_annotations if annotations is None else annotations:
             item["annotations"] = read_annotations(handle.file, row)
         return item
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.sample(index)
+        clip = np.ascontiguousarray(item["video"].transpose(0, 3, 1, 2))
+        item["first_frame"] = torch.from_numpy(clip[0].copy())
+        item["video"] = torch.from_numpy(clip)
+        item["frame_indices"] = torch.from_numpy(item["frame_indices"])
+        return item
+
+    def annotation_keys(self) -> list[str]:
+        """Annotation keys the split's shards hold."""
+        group = self._file(0).file.get("annotations")
+        return list(group.keys()) if group is not None else []
 
     def raw_video(self, index: int) -> np.ndarray:
         """The whole raw video [F, H, W, C] (no speed sampling)."""

@@ -30,11 +30,12 @@ def _common(f):
         click.option("--split", default="train", show_default=True),
         click.option("--eval-split", default="test", show_default=True, help="'' to skip evaluation"),
         click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)"),
-        click.option("--steps", type=int, default=None, help="override <stage>_train.steps"),
-        click.option("--batch-size", type=int, default=None),
-        click.option("--lr", type=float, default=None),
-        click.option("--workers", type=int, default=None, help="DataLoader workers"),
-        click.option("--max-minutes", type=float, default=None, help="stop (and save) after this wall time"),
+        click.option("--steps", type=click.IntRange(min=1), default=None, help="override <stage>_train.steps"),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None),
+        click.option("--workers", type=click.IntRange(min=0), default=None, help="DataLoader workers"),
+        click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="stop (and save) after this wall time"),
         click.option("--resume/--no-resume", default=True, show_default=True),
         click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE"),
     ]
@@ -44,7 +45,12 @@ def _common(f):
 
 
 def _preset(preset, overrides, stage, steps, batch_size, lr, workers):
-    cfg = load_preset(preset, overrides)
+    try:
+        cfg = load_preset(preset, overrides)
+    except FileNotFoundError as e:
+        raise click.BadParameter(str(e), param_hint="--preset") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise click.BadParameter(str(e), param_hint="--preset/--set") from None
     key = f"{stage}_train"
     changes = {k: v for k, v in dict(steps=steps, batch_size=batch_size, lr=lr, num_workers=workers).items()
                if v is not None}
@@ -65,7 +71,7 @@ def main() -> None:
     """Train the reference MAGE on ti2v shards."""
 
 
-@main.command()
+@main.command(short_help="Stage 1: the VQ-VAE (frames -> 16x16 tokens).")
 @_common
 def vqvae(preset, data, out, split, eval_split, device, steps, batch_size, lr, workers, max_minutes, resume,
           overrides):
@@ -79,7 +85,7 @@ def vqvae(preset, data, out, split, eval_split, device, steps, batch_size, lr, w
     click.echo(json.dumps(row))
 
 
-@main.command()
+@main.command(short_help="Stage 2: the MAGE generator on the VQ-VAE's tokens.")
 @_common
 @click.option("--vqvae", "vqvae_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="vqvae.ckpt of stage 1")
@@ -95,5 +101,14 @@ def mage(preset, data, out, split, eval_split, device, steps, batch_size, lr, wo
     click.echo(json.dumps(row))
 
 
+def cli_main() -> None:
+    """Console entry point: bad input (preset, overrides, data folder, checkpoint) is one line and exit 2."""
+    from ti2v.datagen.errors import run_group
+
+    from .checkpoint import CheckpointError
+
+    run_group(main, extra_errors=(CheckpointError,))
+
+
 if __name__ == "__main__":
-    main()
+    cli_main()
