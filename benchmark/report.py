@@ -34,6 +34,11 @@ def _fmt(v, digits=3):
     return str(v)
 
 
+def _table(title: str, header: list[str], row: list[str]) -> list[str]:
+    """A titled one-row Markdown table, followed by a blank line."""
+    return [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header), "| " + " | ".join(row) + " |", ""]
+
+
 def markdown(report: dict) -> str:
     d = report["data"]
     m = report["metrics"]
@@ -65,27 +70,23 @@ def markdown(report: dict) -> str:
     ]
     c = report.get("control")
     if c and c.get("kind") == "mnist":
+        lines += _table("Controllability (exact, from the shards' scene state):",
+                        ["Dataset", "motion accuracy ↑", "track error (px) ↓", "distractor stillness ↑",
+                         "motion-end frame error ↓"],
+                        [name, _fmt(c.get("motion_accuracy")), _fmt(c.get("track_error_px"), 2),
+                         _fmt(c.get("distractor_stillness")), _fmt(c.get("end_frame_error"), 2)])
         lines += [
-            "Controllability (exact, from the shards' scene state):",
-            "",
-            "| Dataset | motion accuracy ↑ | track error (px) ↓ | distractor stillness ↑ | motion-end frame error ↓ |",
-            "|---|---|---|---|---|",
-            f"| {name} | {_fmt(c.get('motion_accuracy'))} | {_fmt(c.get('track_error_px'), 2)} | "
-            f"{_fmt(c.get('distractor_stillness'))} | {_fmt(c.get('end_frame_error'), 2)} |",
-            "",
             f"Phrase accuracy {_fmt(c.get('phrase_accuracy'))}, end position within {c['tolerances_px']['end']} px "
             f"{_fmt(c.get('end_position_accuracy'))}; {c['moving_digits']} moving digits, {c['distractors']} distractors.",
             "",
         ]
     elif c and c.get("kind") == "cater":
+        lines += _table("Controllability (exact, from the shards' scene state; objects located by the trained locator):",
+                        ["Dataset", "action precision ↑", "referring-expression precision ↑", "unnamed objects still ↑",
+                         "locator cell accuracy (held-out GT frames)"],
+                        [name, _fmt(c.get("action_precision")), _fmt(c.get("referring_precision")),
+                         _fmt(c.get("unnamed_still")), _fmt(c.get("locator_accuracy"))])
         lines += [
-            "Controllability (exact, from the shards' scene state; objects located by the trained locator):",
-            "",
-            "| Dataset | action precision ↑ | referring-expression precision ↑ | unnamed objects still ↑ | locator cell accuracy (held-out GT frames) |",
-            "|---|---|---|---|---|",
-            f"| {name} | {_fmt(c.get('action_precision'))} | {_fmt(c.get('referring_precision'))} | "
-            f"{_fmt(c.get('unnamed_still'))} | {_fmt(c.get('locator_accuracy'))} |",
-            "",
             f"Locator fitted on {c['locator'].get('fit_on')}; accuracy measured on {c['locator'].get('measured_on')} "
             f"({c['locator'].get('objects_frames')} object-frames, mean 2D error {_fmt(c['locator'].get('mean_2d_error_px'), 2)} px). "
             f"Action precision by kind: {', '.join(f'{k} {v:.2f}' for k, v in c.get('action_precision_by_kind', {}).items())}"

@@ -63,12 +63,9 @@ def plan_jobs(split_dir: Path, dataset: str, split: str, num_videos: int, shard_
     return jobs
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _shard_is_complete(job: ShardJob) -> bool:

@@ -208,6 +208,60 @@ def _resume(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, stag
     return int(info["step"])
 
 
+class StageRun:
+    """What both training stages share around their forward pass: the optimizer, resuming from ``last.ckpt``,
+    the DDP wrapper, the metrics log, the progress bar, the wall-time limit, one optimisation step, and saving
+    ``last.ckpt`` (weights and optimizer state, so a rerun continues exactly)."""
+
+    def __init__(self, stage: str, model: torch.nn.Module, tc: TrainConfig, out: Path, env: Env, resume: bool,
+                 max_minutes: float | None):
+        self.stage, self.model, self.tc, self.out, self.env = stage, model, tc, out, env
+        self.opt = _make_optimizer(model, tc)
+        self.last = out / "last.ckpt"
+        self.step = _resume(self.last, model, self.opt, stage, stage) if resume and self.last.exists() else 0
+        self.net = env.wrap(model)
+        self.log = Logger(out, env.is_main)
+        self.bar = _progress(tc.steps, self.step, env.is_main, stage)
+        self.deadline = time.time() + 60 * max_minutes if max_minutes else None
+        self.t0, self.seen = time.perf_counter(), 0
+
+    def optimise(self, loss: torch.Tensor, clips: int) -> None:
+        """One Adam step on ``loss`` at the scheduled learning rate; counts ``clips`` for the throughput."""
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self.step, self.tc)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+        self.opt.step()
+        self.step += 1
+        self.seen += clips * self.env.world
+        self.bar.update(1)
+
+    def due(self, every: int) -> bool:
+        return bool(every) and self.step % every == 0
+
+    def throughput(self) -> float:
+        """Clips (or frames) per second since the last call."""
+        rate = self.seen / max(time.perf_counter() - self.t0, 1e-9)
+        self.t0, self.seen = time.perf_counter(), 0
+        return rate
+
+    def log_row(self, row: dict, **postfix) -> None:
+        self.bar.set_postfix(**postfix)
+        self.log.write(**row)
+
+    def out_of_time(self) -> bool:
+        return bool(self.deadline) and time.time() > self.deadline
+
+    def save_last(self, meta: dict) -> None:
+        if not self.env.is_main:
+            return
+        ot, ometa = optimizer_to_flat(self.opt)
+        save_checkpoint(self.last, {**with_prefix(self.model.state_dict(), self.stage), **ot},
+                        {"kind": "train", "stage": self.stage, "step": self.step, "optimizer": ometa, **meta})
+
+
 # ----------------------------------------------------------------------------------------------- stage 1
 def train_vqvae(preset: dict, data: str | Path, out: str | Path, split: str | None = "train",
                 eval_split: str | None = "test", device: str | None = None, resume: bool = True,
@@ -222,72 +276,49 @@ def train_vqvae(preset: dict, data: str | Path, out: str | Path, split: str | No
     clip_len = int(preset["data"].get("clip_length", 10))
     ds = open_dataset(data, split, clip_len, seed=tc.seed)
     model = VQVAE(vcfg).to(env.device)
-    opt = _make_optimizer(model, tc)
-    step, last = 0, out / "last.ckpt"
-    if resume and last.exists():
-        step = _resume(last, model, opt, "vqvae", "vqvae")
-    net = env.wrap(model)
-    log = Logger(out, env.is_main)
+    run = StageRun("vqvae", model, tc, out, env, resume, max_minutes)
     per_clip = max(1, min(frames_per_clip, clip_len))
     clips = max(1, tc.batch_size // per_clip)
-    it = batches(ds, clips, env, tc.seed, tc.num_workers, start_epoch=step * clips // max(1, len(ds)))
-    bar = _progress(tc.steps, step, env.is_main, "vqvae")
-    t0, seen, deadline = time.perf_counter(), 0, (time.time() + 60 * max_minutes) if max_minutes else None
+    it = batches(ds, clips, env, tc.seed, tc.num_workers, start_epoch=run.step * clips // max(1, len(ds)))
     row: dict[str, Any] = {}
 
-    def save(final: bool = False) -> None:
-        if not env.is_main:
-            return
-        ot, ometa = optimizer_to_flat(opt)
-        save_checkpoint(last, {**with_prefix(model.state_dict(), "vqvae"), **ot},
-                        {"kind": "train", "stage": "vqvae", "step": step, "optimizer": ometa,
-                         "config": {"vqvae": to_dict(vcfg), "train": to_dict(tc)}})
-        save_vqvae(out / "vqvae.ckpt", model, {"step": step, "dataset": preset.get("dataset")})
+    def save() -> None:
+        run.save_last({"config": {"vqvae": to_dict(vcfg), "train": to_dict(tc)}})
+        if env.is_main:
+            save_vqvae(out / "vqvae.ckpt", model, {"step": run.step, "dataset": preset.get("dataset")})
 
-    while step < tc.steps:
+    while run.step < tc.steps:
         batch = next(it)
         v = batch["video"]  # [B, T, C, H, W]
         b, t = v.shape[:2]
         pick = torch.stack([torch.randperm(t)[:per_clip] for _ in range(b)])
         frames = v[torch.arange(b)[:, None], pick].flatten(0, 1)
         frames = fit_frames(frames, vcfg.resolution, vcfg.in_channels).to(env.device, non_blocking=True)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, tc)
         model.train()
         with env.autocast():
-            res = net(frames)
-        opt.zero_grad(set_to_none=True)
-        res["loss"].backward()
-        if tc.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
-        step += 1
-        seen += len(frames) * env.world
-        bar.update(1)
-        if step % tc.log_every == 0 or step == tc.steps:
-            el = time.perf_counter() - t0
+            res = run.net(frames)
+        run.optimise(res["loss"], len(frames))
+        if run.due(tc.log_every) or run.step == tc.steps:
             st = res["stats"]
-            row = {"stage": "vqvae", "step": step, "loss": float(res["loss"].detach()), "recon": float(res["recon_loss"]),
-                   "commit": float(res["commit"]), "perplexity": st["perplexity"], "dead_codes": st["dead_codes"],
-                   "used_codes": st["used_codes"], "frames_per_s": seen / max(el, 1e-9), "lr": lr_at(step, tc),
-                   "time": time.time()}
-            bar.set_postfix(loss=f"{row['loss']:.4f}", ppl=f"{st['perplexity']:.0f}", dead=st["dead_codes"],
-                            fps=f"{row['frames_per_s']:.0f}")
-            log.write(**row)
-            t0, seen = time.perf_counter(), 0
-        if env.is_main and tc.sample_every and step % tc.sample_every == 0:
-            _save_recon(out / "samples" / f"vqvae-{step:07d}.png", model, frames[:8])
-        if step % tc.ckpt_every == 0:
+            row = {"stage": "vqvae", "step": run.step, "loss": float(res["loss"].detach()),
+                   "recon": float(res["recon_loss"]), "commit": float(res["commit"]), "perplexity": st["perplexity"],
+                   "dead_codes": st["dead_codes"], "used_codes": st["used_codes"], "frames_per_s": run.throughput(),
+                   "lr": lr_at(run.step, tc), "time": time.time()}
+            run.log_row(row, loss=f"{row['loss']:.4f}", ppl=f"{st['perplexity']:.0f}", dead=st["dead_codes"],
+                        fps=f"{row['frames_per_s']:.0f}")
+        if env.is_main and run.due(tc.sample_every):
+            _save_recon(out / "samples" / f"vqvae-{run.step:07d}.png", model, frames[:8])
+        if run.due(tc.ckpt_every):
             save()
-        if deadline and time.time() > deadline:
+        if run.out_of_time():
             break
-    bar.close()
-    save(final=True)
+    run.bar.close()
+    save()
     if env.is_main and eval_split:
-        row = {"stage": "vqvae", "kind": "eval", "step": step,
+        row = {"stage": "vqvae", "kind": "eval", "step": run.step,
                **eval_vqvae(model, open_dataset(_eval_root(data, split), eval_split, clip_len,
                                                 eta=0.5, seed=tc.seed), env.device, tc.eval_clips)}
-        log.write(**row)
+        run.log.write(**row)
     env.close()
     return row
 
@@ -364,76 +395,57 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
     caption = "ambiguous" if caption == "stochastic" else caption
     ds = open_dataset(data, split, cfg.frames, caption=caption, seed=tc.seed)
     model = MAGE(cfg).to(env.device)
-    opt = _make_optimizer(model, tc)
-    step, last = 0, out / "last.ckpt"
-    if resume and last.exists():
-        step = _resume(last, model, opt, "mage", "mage")
-    net = env.wrap(model)
-    log = Logger(out, env.is_main)
+    run = StageRun("mage", model, tc, out, env, resume, max_minutes)
     tokens_of = TokenCache(vq, env.device)
     eval_ds = open_dataset(_eval_root(data, split), eval_split, cfg.frames, caption=caption, eta=None, seed=tc.seed + 1) \
         if eval_split else None
-    it = batches(ds, tc.batch_size, env, tc.seed, tc.num_workers, start_epoch=step * tc.batch_size // max(1, len(ds)))
-    bar = _progress(tc.steps, step, env.is_main, "mage")
-    t0, seen, deadline = time.perf_counter(), 0, (time.time() + 60 * max_minutes) if max_minutes else None
+    it = batches(ds, tc.batch_size, env, tc.seed, tc.num_workers,
+                 start_epoch=run.step * tc.batch_size // max(1, len(ds)))
     result: dict[str, Any] = {}
 
     def save() -> None:
-        if not env.is_main:
-            return
-        ot, ometa = optimizer_to_flat(opt)
-        save_checkpoint(last, {**with_prefix(model.state_dict(), "mage"), **ot},
-                        {"kind": "train", "stage": "mage", "step": step, "optimizer": ometa,
-                         "config": {"mage": to_dict(cfg), "train": to_dict(tc)}, "vocabulary": vocab.to_list()})
-        save_model(out / "model.ckpt", vq, model, vocab, {"step": step, "dataset": preset.get("dataset")})
+        run.save_last({"config": {"mage": to_dict(cfg), "train": to_dict(tc)}, "vocabulary": vocab.to_list()})
+        if env.is_main:
+            save_model(out / "model.ckpt", vq, model, vocab, {"step": run.step, "dataset": preset.get("dataset")})
 
     def evaluate() -> dict:
         if not (env.is_main and eval_ds is not None):
             return {}
-        row = {"stage": "mage", "kind": "eval", "step": step, "time": time.time(),
+        row = {"stage": "mage", "kind": "eval", "step": run.step, "time": time.time(),
                **eval_mage(model, vq, vocab, eval_ds, env, tc.eval_clips, tokens_of)}
-        log.write(**row)
-        bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        run.log.write(**row)
+        run.bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         return row
 
-    while step < tc.steps:
+    def samples() -> None:
+        if env.is_main and eval_ds is not None:
+            _save_samples(out / "samples" / f"mage-{run.step:07d}.gif", model, vq, vocab, eval_ds, env)
+
+    while run.step < tc.steps:
         batch = next(it)
         tokens = tokens_of(batch)
         ids, valid = vocab.batch(batch["caption"], cfg.max_text_len)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, tc)
         model.train()
         with env.autocast():
-            res = net(tokens, ids.to(env.device), valid.to(env.device), batch["eta"].to(env.device))
-        opt.zero_grad(set_to_none=True)
-        res["loss"].backward()
-        if tc.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
-        step += 1
-        seen += tokens.shape[0] * env.world
-        bar.update(1)
-        if step % tc.log_every == 0 or step == tc.steps:
-            el = time.perf_counter() - t0
-            row = {"stage": "mage", "step": step, "loss": float(res["loss"].detach()), "ce": float(res["ce"]),
+            res = run.net(tokens, ids.to(env.device), valid.to(env.device), batch["eta"].to(env.device))
+        run.optimise(res["loss"], tokens.shape[0])
+        if run.due(tc.log_every) or run.step == tc.steps:
+            row = {"stage": "mage", "step": run.step, "loss": float(res["loss"].detach()), "ce": float(res["ce"]),
                    "acc": float(res["acc"]), "c_norm": float(res["c_norm"]), "kl": float(res["kl"]),
-                   "clips_per_s": seen / max(el, 1e-9), "lr": lr_at(step, tc), "time": time.time()}
-            bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.3f}", cps=f"{row['clips_per_s']:.1f}")
-            log.write(**row)
-            t0, seen = time.perf_counter(), 0
-        if env.is_main and tc.sample_every and step % tc.sample_every == 0 and eval_ds is not None:
-            _save_samples(out / "samples" / f"mage-{step:07d}.gif", model, vq, vocab, eval_ds, env)
-        if step % tc.ckpt_every == 0:
+                   "clips_per_s": run.throughput(), "lr": lr_at(run.step, tc), "time": time.time()}
+            run.log_row(row, loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.3f}", cps=f"{row['clips_per_s']:.1f}")
+        if run.due(tc.sample_every):
+            samples()
+        if run.due(tc.ckpt_every):
             save()
-        if tc.eval_every and step % tc.eval_every == 0:
+        if run.due(tc.eval_every):
             result = evaluate()
-        if deadline and time.time() > deadline:
+        if run.out_of_time():
             break
-    bar.close()
+    run.bar.close()
     save()
-    if env.is_main and eval_ds is not None:
-        _save_samples(out / "samples" / f"mage-{step:07d}.gif", model, vq, vocab, eval_ds, env)
-        result = evaluate()
+    samples()
+    result = evaluate() or result
     env.close()
     return result
 
