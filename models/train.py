@@ -303,7 +303,7 @@ def train_vqvae(preset: dict, data: str | Path, out: str | Path, split: str | No
             row = {"stage": "vqvae", "step": run.step, "loss": float(res["loss"].detach()),
                    "recon": float(res["recon_loss"]), "commit": float(res["commit"]), "perplexity": st["perplexity"],
                    "dead_codes": st["dead_codes"], "used_codes": st["used_codes"], "frames_per_s": run.throughput(),
-                   "lr": lr_at(run.step, tc), "time": time.time()}
+                   "lr": lr_at(run.step, tc), "world": env.world, "time": time.time()}
             run.log_row(row, loss=f"{row['loss']:.4f}", ppl=f"{st['perplexity']:.0f}", dead=st["dead_codes"],
                         fps=f"{row['frames_per_s']:.0f}")
         if env.is_main and run.due(tc.sample_every):
@@ -432,7 +432,7 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
         if run.due(tc.log_every) or run.step == tc.steps:
             row = {"stage": "mage", "step": run.step, "loss": float(res["loss"].detach()), "ce": float(res["ce"]),
                    "acc": float(res["acc"]), "c_norm": float(res["c_norm"]), "kl": float(res["kl"]),
-                   "clips_per_s": run.throughput(), "lr": lr_at(run.step, tc), "time": time.time()}
+                   "clips_per_s": run.throughput(), "lr": lr_at(run.step, tc), "world": env.world, "time": time.time()}
             run.log_row(row, loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.3f}", cps=f"{row['clips_per_s']:.1f}")
         if run.due(tc.sample_every):
             samples()
