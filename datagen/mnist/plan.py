@@ -1,7 +1,7 @@
 """The Moving MNIST family planner (SPEC section 2): pure and seeded, it decides everything before drawing.
 
 A plan holds the digit labels and glyph indices, every digit's top-left track for every raw frame, the
-motion phrases and the caption; ``draw.draw_video`` only composites glyphs along those tracks, and the shard's
+motion phrases and the caption; ``draw.draw_videos`` only composites glyphs along those tracks, and the shard's
 annotations are copied from the same plan.
 
 Dynamics on the free span [0, 36] px of each axis (64 - 28):
