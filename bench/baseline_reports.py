@@ -24,10 +24,10 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def run(*cmd) -> None:
+def run(*cmd, quiet: bool = False) -> None:
     cmd = [str(c) for c in cmd]
     print("$", shlex.join(cmd), flush=True)
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL if quiet else None)
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
     oracle = ["oracle", "--vqvae", args.vqvae] if args.vqvae else ["oracle"]
     for model in (["static"], oracle):
         report = args.out / f"mnist-{model[0]}"
-        run(bench, "evaluate", *model, "--data", mnist, "--seed", 0, "--out", report)
+        run(bench, "evaluate", *model, "--data", mnist, "--seed", 0, "--out", report, quiet=True)
         print((report / "report.md").read_text(), flush=True)
 
     cater = args.out / "cater-gen-v2"
@@ -58,7 +58,8 @@ def main() -> None:
     for captions in ("explicit", "ambiguous"):
         for model in ("static", "oracle"):
             report = args.out / f"cater-{model}-{captions}"
-            run(bench, "evaluate", model, "--data", cater, "--captions", captions, "--seed", 0, "--out", report)
+            run(bench, "evaluate", model, "--data", cater, "--captions", captions, "--seed", 0, "--out", report,
+                quiet=True)
             print((report / "report.md").read_text(), flush=True)
 
 

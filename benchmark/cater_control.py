@@ -8,8 +8,9 @@ Per clip and caption sentence (action a; explicit or ambiguous match sets stored
   cell of C;
 * contain correct: some cone o in O moved and ends in the starting cell of some object of
   ``match_targets_<mode>[a]``;
-* rotate of a cylinder (rotationally symmetric: the frames do not change) is not judgeable and is left out of
-  both precisions (counted in ``actions_not_judgeable``);
+* rotate of a cylinder (rotationally symmetric: the frames do not change), and any sentence whose candidate
+  objects are all hidden in the given first frame (no appearance to look for), are not judgeable and are left out
+  of both precisions (counted in ``actions_not_judgeable``);
 * rotate correct: some o in O stays in its cell and its appearance changes (max over frames of the mean absolute
   difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255);
 * referring-expression correct: some object acted and the one that did the most of that kind of change (among objects
@@ -146,7 +147,9 @@ class CaterScorer:
                 cells = {tuple(int(v) for v in ann["target_cell"][a])}
             targets = [k for k in range(n) if mt[a, k]]
             named.update(targets)
-            if kind in ("slide", "pick_place"):
+            if not any(templates[o].ok for o in cands):
+                ok = ref_ok = None  # every candidate is hidden in the given first frame: no appearance to find
+            elif kind in ("slide", "pick_place"):
                 ok = any(end_cell[o] in cells and moved[o] for o in cands)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
