@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 VIDEO_COMPRESSION = "gzip"
 VIDEO_COMPRESSION_LEVEL = 1  # HDF5's deflate level for datasets it compresses itself (small annotations)
 # Video chunks are deflated by ISA-L (level 1) and written directly: a standard zlib stream that HDF5's deflate
-# filter reads, 4x faster to write than zlib level 1 and smaller (bench/shard_codec.py, docs/FORMAT.md).
+# filter reads, 3.4x faster to write than zlib level 1 and smaller (bench/shard_codec.py, docs/FORMAT.md).
 DIRECT_CHUNK_LEVEL = 1
 REQUIRED_ATTRS = (
     "format_version",

@@ -138,18 +138,23 @@ def load_mnist(folder: Path | None, split: str) -> DigitSet:
     return DigitSet(images, labels.astype(np.int64), "mnist")
 
 
+def _sklearn_dir() -> Path:
+    """scikit-learn's package folder, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise DigitSourceError("--digits sklearn needs scikit-learn (pip install scikit-learn)")
+    return Path(spec.submodule_search_locations[0])
+
+
 def _sklearn_digits_table() -> np.ndarray:
     """scikit-learn's bundled digits as int [1797, 65] (64 pixels, then the label).
 
     Read from the CSV scikit-learn ships, located without importing ``sklearn.datasets`` (that import costs
     about 1.5 s, paid again by every worker process); falls back to ``load_digits`` if the file has moved.
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None:
-        raise DigitSourceError("--digits sklearn needs scikit-learn (pip install scikit-learn)")
-    csv = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    csv = _sklearn_dir() / "datasets" / "data" / "digits.csv.gz"
     if csv.exists():
         with gzip.open(csv, "rt") as fh:
             return np.loadtxt(fh, delimiter=",", dtype=np.int64)
@@ -177,10 +182,7 @@ def load_sklearn_digits(split: str) -> DigitSet:
 def check_digit_source(kind: str, split: str, mnist_dir: Path | None = None) -> None:
     """Fail fast (before any worker starts) when the digit source is missing; loading checks the contents."""
     if kind == "sklearn":
-        import importlib.util
-
-        if importlib.util.find_spec("sklearn") is None:
-            raise DigitSourceError("--digits sklearn needs scikit-learn (pip install scikit-learn)")
+        _sklearn_dir()
     else:
         _mnist_paths(mnist_dir, split)
 
