@@ -30,8 +30,20 @@ FORMAT_VERSION = 1
 VIDEO_COMPRESSION = "gzip"
 VIDEO_COMPRESSION_LEVEL = 1  # HDF5's deflate level for datasets it compresses itself (small annotations)
 # Video chunks are deflated by ISA-L (level 1) and written directly: a standard zlib stream that HDF5's deflate
-# filter reads, 3.4x faster to write than zlib level 1 and smaller (bench/shard_codec.py, docs/FORMAT.md).
+# filter reads, 3.5x faster to write than zlib level 1 and smaller (bench/shard_codec.py, docs/FORMAT.md).
 DIRECT_CHUNK_LEVEL = 1
+
+
+def deflate_chunk(data) -> bytes:
+    """One chunk as a zlib stream, the same bytes for the same data in every process.
+
+    Through ISA-L's streaming API: ``isal_deflate`` clears its hash table when a stream starts, while the one-shot
+    ``isal_deflate_stateless`` (``isal_zlib.compress``) starts from whatever its buffer held. Matches are checked,
+    so that stream is still valid, but it differed in one video of ~3,000 between two runs (caught by the
+    killed-and-resumed run test, which compares shard bytes with an uninterrupted run).
+    """
+    c = isal_zlib.compressobj(DIRECT_CHUNK_LEVEL)
+    return c.compress(data) + c.flush()
 REQUIRED_ATTRS = (
     "format_version",
     "dataset",
@@ -116,7 +128,7 @@ class ShardWriter:
             if arr.shape != shape or arr.dtype != dtype:
                 raise ShardFormatError(f"{name!r} has {arr.dtype} {arr.shape}, shard has {dtype} {shape}")
             # A deflate stream HDF5's filter reads back, without its per-write selection overhead.
-            dsid.write_direct_chunk((self.count,) + (0,) * arr.ndim, isal_zlib.compress(arr, DIRECT_CHUNK_LEVEL))
+            dsid.write_direct_chunk((self.count,) + (0,) * arr.ndim, deflate_chunk(arr))
             self._hashers.setdefault(name, hashlib.sha256()).update(arr)
             return
         self._buf.setdefault(name, []).append(value)
