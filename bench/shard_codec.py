@@ -26,13 +26,13 @@ import h5py
 import numpy as np
 from isal import isal_zlib
 
-class _IsalStream:
-    """ISA-L through its streaming API, as ShardWriter uses it (the one-shot API is not deterministic)."""
+from ti2v.datagen.shard import deflate_chunk
 
-    @staticmethod
-    def compress(data, level: int) -> bytes:
-        c = isal_zlib.compressobj(level)
-        return c.compress(data) + c.flush()
+class _IsalStream:
+    """ISA-L as ShardWriter uses it (``shard.deflate_chunk``: the streaming API; the one-shot one is not
+    deterministic)."""
+
+    compress = staticmethod(deflate_chunk)
 
 
 DEFLATE = [("zlib", 1, zlib), ("zlib", 4, zlib), ("zlib", 9, zlib),

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ti2v.datagen.speed import motion_end_frame
+
 from .locator import Locator, cell_of
 
 REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "centers_2d", "masks", "num_actions",
@@ -170,8 +172,6 @@ class CaterScorer:
             rec = {"kind": kind, "correct": None if ok is None else bool(ok),
                    "referring_correct": None if ref_ok is None else bool(ref_ok), "candidates": cands}
             if kind in ("slide", "pick_place", "contain") and 0 <= subj < n:
-                from ti2v.datagen.speed import motion_end_frame
-
                 # truth and generated read the same way (located 2D tracks); the annotated end is kept too
                 rec["end_frame_truth"] = _end_frame(self.truth_track(clip, templates)[:, subj])
                 rec["end_frame_annotated"] = motion_end_frame(int(ann["action_end"][a]), idx)

@@ -11,8 +11,8 @@ Method, per object k of a clip:
 3. table position: the camera ray through that point (the fixed CATER camera, ``ti2v.datagen.cater.camera``)
    intersected with the plane z = h(shape, size). The heights h are the locator's learned parameters: fitted
    on training clips so that the annotated silhouette centres (``centers_2d``) back-project onto the annotated
-   base centres (``positions``), by a 1-D search per (shape, size) class. The table point of frame t is the annotated first-frame base position plus the back-projected displacement
-   since frame 1 (the first frame's scene state is part of the input);
+   base centres (``positions``), by a 1-D search per (shape, size) class. The table point of frame t is the
+   annotated first-frame base position plus the back-projected displacement since frame 1 (the first frame's scene state is part of the input);
 4. cell: ``ti2v.datagen.cater.grid.cell_of``.
 
 ``Locator.accuracy(clips)`` runs the whole method on ground-truth frames of clips it was not fitted on and
@@ -27,10 +27,8 @@ import numpy as np
 HEIGHT_GRID = np.linspace(0.0, 1.6, 81)
 STAY_MARGIN = 1.0
 TRUNCATE = 40.0
-MOTION_PENALTY = 0.0
 TABLE_HALF = 3.5  # objects stay over the 6x6 grid (plus a margin)
 LIFT = 2.2  # pick-place lifts objects 2 units
-SEARCH_RADIUS = None  # fraction of the frame size around the previous match; None = whole frame
 
 
 def _camera(size: int):
@@ -71,20 +69,12 @@ class Template:
         self.centroid = np.array([mx.mean() + 0.5, my.mean() + 0.5])  # pixel-area convention of the annotations
         self.origin = np.array([x0, y0])
 
-    def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, radius: int | None = None,
-               valid=None) -> np.ndarray:
-        """Top-left corner of the best match, searched within ``radius`` px of ``prev`` when given."""
-        import cv2
-
+    def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, allowed: np.ndarray | None = None
+               ) -> np.ndarray:
+        """Top-left corner of the best match over the whole frame; ``allowed`` (bool, one entry per corner
+        position) restricts it to places on or above the table; ``prev`` is kept unless clearly beaten."""
         h, w = self.patch.shape[:2]
-        H, W = frame.shape[:2]
-        x0, y0, x1, y1 = 0, 0, W, H
-        if prev is not None and radius is not None:
-            x0, y0 = max(int(prev[0]) - radius, 0), max(int(prev[1]) - radius, 0)
-            x1, y1 = min(int(prev[0]) + radius + w, W), min(int(prev[1]) + radius + h, H)
-        elif prev is not None:
-            pass
-        f = frame[y0:y1, x0:x1].astype(np.float32)
+        f = frame.astype(np.float32)
         if h > f.shape[0] or w > f.shape[1]:
             return self.origin.astype(np.float64)
         # robust masked difference: per-pixel mean absolute difference over channels, truncated at TRUNCATE so
@@ -92,24 +82,27 @@ class Template:
         win = np.lib.stride_tricks.sliding_window_view(f, (h, w), axis=(0, 1))  # [ny, nx, C, h, w]
         diff = np.abs(win - self.patch_chw[None, None]).mean(2)
         res = (np.minimum(diff, TRUNCATE) * self.mask2d).sum((2, 3))
-        if prev is not None and MOTION_PENALTY:
-            # motion continuity: a jump of d px costs MOTION_PENALTY * (d / frame size)^2 of a fully wrong match
-            gy, gx = np.mgrid[0 : res.shape[0], 0 : res.shape[1]]
-            d2 = ((gx + x0 - prev[0]) ** 2 + (gy + y0 - prev[1]) ** 2) / float(max(H, W)) ** 2
-            res = res + MOTION_PENALTY * TRUNCATE * float(self.mask2d.sum()) * d2
-        if valid is not None:  # valid(corner_x [ny, nx], corner_y) -> bool: only places on / above the table
-            gy, gx = np.mgrid[0 : res.shape[0], 0 : res.shape[1]]
-            ok = valid(gx + x0, gy + y0)
-            if ok.any():
-                res = np.where(ok, res, np.inf)
+        if allowed is not None and allowed.any():
+            res = np.where(allowed, res, np.inf)
         y, x = np.unravel_index(int(np.argmin(res)), res.shape)
         if prev is not None:
             # hysteresis: keep the previous place unless a clearly better match exists elsewhere
-            py, px = int(prev[1]) - y0, int(prev[0]) - x0
+            py, px = int(prev[1]), int(prev[0])
             if 0 <= py < res.shape[0] and 0 <= px < res.shape[1]:
                 if res[py, px] <= STAY_MARGIN * res[y, x] + 2.0 * float(self.mask2d.sum()):
                     y, x = py, px
-        return np.array([x + x0, y + y0], np.float64)
+        return np.array([x, y], np.float64)
+
+    def over_table(self, cam, start: np.ndarray, height: float, frame_shape: tuple[int, int]) -> np.ndarray:
+        """bool [ny, nx]: corner positions whose object point (``start`` moved with the corner) back-projects
+        over the table, resting (z = height) or lifted by a pick-place (up to LIFT above)."""
+        h, w = self.patch.shape[:2]
+        gy, gx = np.mgrid[0 : frame_shape[0] - h + 1, 0 : frame_shape[1] - w + 1]
+        pts = np.stack([start[0] + gx - self.origin[0], start[1] + gy - self.origin[1]], -1).astype(np.float64)
+        ok = np.zeros(gx.shape, bool)
+        for z in (height, height + LIFT / 2, height + LIFT):
+            ok |= (np.abs(backproject(cam, pts, z)) <= TABLE_HALF).all(-1)
+        return ok
 
 
 class Locator:
@@ -161,26 +154,15 @@ class Locator:
         uv = np.full((len(video), n, 2), np.nan)
         corners = np.full((len(video), n, 2), np.nan)
         c0 = np.asarray(ann["centers_2d"])[0] if "centers_2d" in ann else None
-        radius = None if SEARCH_RADIUS is None else max(4, int(round(video.shape[1] * SEARCH_RADIUS)))
         for k, t in enumerate(templates):
             if not t.ok:
                 continue
             # the first frame's scene state is known exactly: its annotated centre, moved by the matched shift
             start = c0[k] if c0 is not None and not np.isnan(c0[k]).any() else t.origin + t.centroid
+            allowed = t.over_table(cam, start, self.height(ann["shape"][k], ann["size"][k]), video.shape[1:3])
             tl = t.origin.astype(np.float64)
-            h_k = self.height(ann["shape"][k], ann["size"][k])
-
-            def valid(cx, cy, start=start, t=t, h_k=h_k):
-                # the object's point must lie over the table, resting (z = h) or lifted (up to LIFT above)
-                pts = np.stack([start[0] + cx - t.origin[0], start[1] + cy - t.origin[1]], -1).astype(np.float64)
-                ok = np.zeros(cx.shape, bool)
-                for z in (h_k, h_k + LIFT / 2, h_k + LIFT):
-                    p = backproject(cam, pts, z)
-                    ok |= (np.abs(p) <= TABLE_HALF).all(-1)
-                return ok
-
             for f in range(len(video)):
-                tl = t.locate(video[f], tl, radius, valid)
+                tl = t.locate(video[f], tl, allowed)
                 corners[f, k] = tl
                 uv[f, k] = start + (tl - t.origin)
         hs = np.array([self.height(ann["shape"][k], ann["size"][k]) for k in range(n)])

@@ -34,7 +34,7 @@ VIDEO_COMPRESSION_LEVEL = 1  # HDF5's deflate level for datasets it compresses i
 DIRECT_CHUNK_LEVEL = 1
 
 
-def deflate_chunk(data) -> bytes:
+def deflate_chunk(data, level: int = DIRECT_CHUNK_LEVEL) -> bytes:
     """One chunk as a zlib stream, the same bytes for the same data in every process.
 
     Through ISA-L's streaming API: ``isal_deflate`` clears its hash table when a stream starts, while the one-shot
@@ -42,7 +42,7 @@ def deflate_chunk(data) -> bytes:
     so that stream is still valid, but it differed in one video of ~3,000 between two runs (caught by the
     killed-and-resumed run test, which compares shard bytes with an uninterrupted run).
     """
-    c = isal_zlib.compressobj(DIRECT_CHUNK_LEVEL)
+    c = isal_zlib.compressobj(level)
     return c.compress(data) + c.flush()
 REQUIRED_ATTRS = (
     "format_version",
