@@ -4,18 +4,20 @@ from the shards' own scene state, with objects located in generated frames by :m
 Per clip and caption sentence (action a; explicit or ambiguous match sets stored by the generator):
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring
   expression matches), cells C = ``match_cells_<mode>[a]`` (explicit: the named cell; ambiguous: the quadrant);
-* slide / pick_place correct: some o in O moved (more than MOVE_UNITS = 0.5 table units) and ends (last frame, located) in a
-  cell of C;
+* slide / pick_place correct: some o in O moved (more than MOVE_UNITS = 0.5 table units) and ends (last frame,
+  located) in a cell of C;
 * contain correct: some cone o in O moved and ends in the starting cell of some object of
   ``match_targets_<mode>[a]``;
 * rotate of a cylinder (rotationally symmetric: the frames do not change), and any sentence whose candidate
   objects are all hidden in the given first frame (no appearance to look for), are not judgeable and are left out
   of both precisions (counted in ``actions_not_judgeable``);
 * rotate correct: some o in O stays in its cell and its appearance changes (max over frames of the mean absolute
-  difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255);
+  difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255, over its pixels
+  no other object hides: see :func:`appearance_change`);
 * referring-expression correct: some object acted and the one that did the most of that kind of change (among objects
   not named only by the clip's other sentence) (largest displacement for
-  slide / pick_place / contain, largest appearance change for rotate) is in O, and (for placements) ended in C;
+  slide / pick_place / contain, largest appearance change for rotate, among still objects whose turning shows:
+  not spheres, cones or cylinders, which change only by reflections) is in O, and (for placements) ended in C;
 * unnamed objects still: objects matched by no sentence (and not hidden at the end) stay in their starting cell
   and within STILL_PX pixels of their starting point.
 Action precision = share of sentences correct; referring precision = share with the right object acting.
@@ -37,8 +39,10 @@ REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "center
 ROTATE_CHANGE = 3.0
 STILL_PX = 3.0
 SYMMETRIC = ("cylinder",)  # rotating about the vertical axis leaves their pixels unchanged
+UNCHANGED_BY_TURNING = SYMMETRIC + ("sphere", "cone")
 MOVE_UNITS = 0.5
 STOP_PX = 1.5
+CLEAR_SHARE = 0.5
 LABELS = (-3, -2, -1, 1, 2, 3)
 FIT_CLIPS = 32
 HELDOUT_CLIPS = 16
@@ -60,6 +64,27 @@ def _end_frame(track: np.ndarray, tol: float = STOP_PX) -> int:
     moving = np.nonzero(d > tol)[0]
     end = int(moving[-1]) + 1 if len(moving) else 0
     return t if end >= t - 1 and len(moving) else end
+
+
+def appearance_change(video: np.ndarray, template, tracks, k: int) -> float:
+    """Largest mean absolute difference (0-255) between object k's located window and its first-frame pixels,
+    over frames where at least half of it is clear of nearer objects, counting only its clear pixels (so being
+    passed in front of by another object is not mistaken for rotating)."""
+    if not template.ok:
+        return 0.0
+    h, w = template.patch.shape[:2]
+    best = 0.0
+    for f in range(1, len(video)):
+        x0, y0 = tracks.corners[f, k].astype(int)
+        win = video[f, max(y0, 0):y0 + h, max(x0, 0):x0 + w].astype(np.float32)
+        if win.shape != template.patch.shape:
+            continue
+        m = template.mask2d > 0
+        clear = m & ~tracks.covered[f][k]
+        if clear.sum() < CLEAR_SHARE * m.sum():
+            continue
+        best = max(best, float(np.abs(win - template.patch)[clear].mean()))
+    return best
 
 
 class CaterScorer:
@@ -109,25 +134,15 @@ class CaterScorer:
         n = int(ann["num_objects"])
         idx = np.asarray(clip.frame_indices)
         templates = self.locator.templates(clip.video[0], ann)
-        uv, xy, corners = self.locator.track_full(video, ann, templates)
+        tr = self.locator.track_full(video, ann, templates)
+        uv, xy = tr.uv, tr.xy
         pos = np.asarray(ann["positions"])[idx]
         vis = np.asarray(ann["visible"])[idx]
         start_cell = [cell_of(pos[0, k, :2]) for k in range(n)]
         end_cell = [cell_of(xy[-1, k]) if not np.isnan(xy[-1, k]).any() else None for k in range(n)]
         disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0)
         moved = np.nan_to_num(np.linalg.norm(xy[-1] - xy[0], axis=-1), nan=0.0) > MOVE_UNITS
-        change = np.zeros(n)
-        for k, t in enumerate(templates):
-            if not t.ok:
-                continue
-            h, w = t.patch.shape[:2]
-            for f in range(1, len(video)):
-                x0, y0 = corners[f, k].astype(int)
-                win = video[f, max(y0, 0):y0 + h, max(x0, 0):x0 + w].astype(np.float32)
-                if win.shape != t.patch.shape:
-                    continue
-                m = t.mask2d > 0
-                change[k] = max(change[k], float(np.abs(win - t.patch)[m].mean()))
+        change = np.array([appearance_change(video, t, tr, k) for k, t in enumerate(templates)])
         mo = np.asarray(ann[f"match_objects_{self.mode}"])
         mc = np.asarray(ann[f"match_cells_{self.mode}"])
         mt = np.asarray(ann[f"match_targets_{self.mode}"])
@@ -164,7 +179,9 @@ class CaterScorer:
                 ok = ref_ok = None  # a spinning cylinder looks the same in every frame: not judgeable from pixels
             elif kind == "rotate":
                 ok = any(end_cell[o] == start_cell[o] and change[o] > ROTATE_CHANGE for o in cands)
-                actor = int(np.argmax(np.where(disp <= STILL_PX, change_a, -1)))
+                # only shapes whose turning shows compete (a still sphere or cone changes only by reflections)
+                turns = np.array([str(ann["shape"][k]) not in UNCHANGED_BY_TURNING for k in range(n)])
+                actor = int(np.argmax(np.where((disp <= STILL_PX) & turns, change_a, -1)))
                 ref_ok = actor in cands and change[actor] > ROTATE_CHANGE
             else:
                 ok = ref_ok = False

@@ -145,6 +145,8 @@ def make_cater_shard(path: Path, num_videos: int = 6, seed: int = 0, frames: int
                 cells.add((int(rng.choice([-2, -1, 1, 2])), int(rng.choice([-2, -1, 1, 2]))))
             starts = np.array([cell_center(c) for c in cells])
             kind = kinds[v % len(kinds)]
+            if kind == "rotate":
+                shapes[0] = "cube"  # as in CATER: rotate is for shapes whose turning shows (not spheres)
             pos = np.full((frames, K, 3), np.nan, np.float32)
             pos[:, :n, :2] = starts
             pos[:, :n, 2] = 0.0
