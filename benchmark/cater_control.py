@@ -4,13 +4,14 @@ from the shards' own scene state, with objects located in generated frames by :m
 Per clip and caption sentence (action a; explicit or ambiguous match sets stored by the generator):
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring
   expression matches), cells C = ``match_cells_<mode>[a]`` (explicit: the named cell; ambiguous: the quadrant);
-* slide / pick_place correct: some o in O moved (more than MOVE_UNITS = 0.5 table units) and ends (last frame,
+* slide / pick_place correct: some o in O moved (more than MOVE_UNITS table units) and ends (last frame,
   located) in a cell of C;
-* contain correct: some cone o in O moved and ends in the starting cell of some object of
-  ``match_targets_<mode>[a]``;
-* rotate of a cylinder (rotationally symmetric: the frames do not change), and any sentence whose candidate
-  objects are all hidden in the given first frame (no appearance to look for), are not judgeable and are left out
-  of both precisions (counted in ``actions_not_judgeable``);
+* contain correct: some cone o in O moved and ends within CONTAIN_UNITS of the starting point of some object of
+  ``match_targets_<mode>[a]`` (the object under it; its cell would be too coarse, as it may sit on a cell edge);
+* not judgeable, and left out of both precisions (counted in ``actions_not_judgeable``): rotate of a cylinder
+  (rotationally symmetric: the frames do not change); a sentence whose candidate objects are all (nearly) hidden in the
+  given first frame (no appearance to look for); a sentence whose actor is less than SEEN_SHARE visible in the
+  ground truth's first or last frame (:func:`seen_shares`: its start or its outcome cannot be seen);
 * rotate correct: some o in O stays in its cell and its appearance changes (max over frames of the mean absolute
   difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255, over its pixels
   no other object hides: see :func:`appearance_change`);
@@ -18,8 +19,8 @@ Per clip and caption sentence (action a; explicit or ambiguous match sets stored
   not named only by the clip's other sentence) (largest displacement for
   slide / pick_place / contain, largest appearance change for rotate, among still objects whose turning shows:
   not spheres, cones or cylinders, which change only by reflections) is in O, and (for placements) ended in C;
-* unnamed objects still: objects matched by no sentence (and not hidden at the end) stay in their starting cell
-  and within STILL_PX pixels of their starting point.
+* unnamed objects still: objects matched by no sentence (and at least SEEN_SHARE visible in the ground truth's
+  first and last frames) stay in their starting cell and within STILL_PX pixels of their starting point.
 Action precision = share of sentences correct; referring precision = share with the right object acting.
 Every score comes with the locator's cell accuracy on held-out ground-truth frames.
 """
@@ -34,13 +35,16 @@ from ti2v.datagen.speed import motion_end_frame
 
 from .locator import Locator, cell_of
 
-REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "centers_2d", "masks", "num_actions",
+REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "centers_2d", "boxes_2d", "masks",
+                 "num_actions",
                  "action_slot", "action_kind", "action_end")
 ROTATE_CHANGE = 3.0
 STILL_PX = 3.0
 SYMMETRIC = ("cylinder",)  # rotating about the vertical axis leaves their pixels unchanged
 UNCHANGED_BY_TURNING = SYMMETRIC + ("sphere", "cone")
-MOVE_UNITS = 0.5
+MOVE_UNITS = 0.3  # table units (cells are 1 unit; the shortest slides move about 0.75)
+CONTAIN_UNITS = 0.5
+SEEN_SHARE = 0.5
 STOP_PX = 1.5
 CLEAR_SHARE = 0.5
 LABELS = (-3, -2, -1, 1, 2, 3)
@@ -85,6 +89,19 @@ def appearance_change(video: np.ndarray, template, tracks, k: int) -> float:
             continue
         best = max(best, float(np.abs(win - template.patch)[clear].mean()))
     return best
+
+
+def seen_shares(ann: dict, k: int, idx: np.ndarray) -> tuple[float, float]:
+    """How much of object k the ground truth shows in the clip's first and last frames: its mask's share of its
+    (unoccluded) projected box, relative to the most it shows in any frame of the video (so the shape's own fill
+    of its box cancels out)."""
+    masks, boxes = np.asarray(ann["masks"]), np.asarray(ann["boxes_2d"], np.float64)[:, k]
+    h, w = masks.shape[1:3]
+    area = ((np.clip(boxes[:, 2], 0, w) - np.clip(boxes[:, 0], 0, w))
+            * (np.clip(boxes[:, 3], 0, h) - np.clip(boxes[:, 1], 0, h)))
+    fill = np.where(area > 0, (masks == k + 1).sum((1, 2)) / np.maximum(area, 1e-9), 0.0)
+    full = fill.max()
+    return (float(fill[idx[0]] / full), float(fill[idx[-1]] / full)) if full > 0 else (0.0, 0.0)
 
 
 class CaterScorer:
@@ -143,6 +160,7 @@ class CaterScorer:
         disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0)
         moved = np.nan_to_num(np.linalg.norm(xy[-1] - xy[0], axis=-1), nan=0.0) > MOVE_UNITS
         change = np.array([appearance_change(video, t, tr, k) for k, t in enumerate(templates)])
+        seen = [seen_shares(ann, k, idx) for k in range(n)]
         mo = np.asarray(ann[f"match_objects_{self.mode}"])
         mc = np.asarray(ann[f"match_cells_{self.mode}"])
         mt = np.asarray(ann[f"match_targets_{self.mode}"])
@@ -164,14 +182,17 @@ class CaterScorer:
                 cells = {tuple(int(v) for v in ann["target_cell"][a])}
             targets = [k for k in range(n) if mt[a, k]]
             named.update(targets)
-            if not any(templates[o].ok for o in cands):
-                ok = ref_ok = None  # every candidate is hidden in the given first frame: no appearance to find
+            subj = int(ann["action_slot"][a])
+            if not any(templates[o].ok for o in cands) or (0 <= subj < n and min(seen[subj]) < SEEN_SHARE):
+                # every candidate is (nearly) hidden in the given first frame (no appearance to find), or the ground
+                # truth's own actor is mostly hidden at the start or at the end (its outcome cannot be seen)
+                ok = ref_ok = None
             elif kind in ("slide", "pick_place"):
                 ok = any(end_cell[o] in cells and moved[o] for o in cands)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":
-                ok = any(end_cell[o] is not None and end_cell[o] == start_cell[c] and moved[o]
+                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < CONTAIN_UNITS
                          for o in cands for c in targets)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands
@@ -185,7 +206,6 @@ class CaterScorer:
                 ref_ok = actor in cands and change[actor] > ROTATE_CHANGE
             else:
                 ok = ref_ok = False
-            subj = int(ann["action_slot"][a])
             rec = {"kind": kind, "correct": None if ok is None else bool(ok),
                    "referring_correct": None if ref_ok is None else bool(ref_ok), "candidates": cands}
             if kind in ("slide", "pick_place", "contain") and 0 <= subj < n:
@@ -194,8 +214,9 @@ class CaterScorer:
                 rec["end_frame_annotated"] = motion_end_frame(int(ann["action_end"][a]), idx)
                 rec["end_frame_generated"] = _end_frame(uv[:, subj]) if not np.isnan(uv[:, subj]).any() else len(idx)
             actions.append(rec)
-        # objects fully hidden in the given first frame have no appearance to track: not judged
-        unnamed = [k for k in range(n) if k not in named and vis[-1, k] and templates[k].ok]
+        # objects the ground truth shows mostly hidden in the first or the last frame are not judged
+        unnamed = [k for k in range(n) if k not in named and vis[-1, k] and templates[k].ok
+                   and min(seen[k]) >= SEEN_SHARE]
         still = all(end_cell[k] == start_cell[k] and disp[k] <= STILL_PX for k in unnamed)
         return {
             "actions": actions,

@@ -31,13 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 
 HEIGHT_GRID = np.linspace(0.0, 1.6, 81)
+MIN_PIXELS = 8
 # matching costs are per object pixel, in grey levels (0-255, mean over RGB)
 TRUNCATE = 40.0  # most one pixel costs: an unknown occluder's pixels cost a constant instead of dominating
 OCCLUDED = 25.0  # most a pixel behind a nearer located object costs: above a moving metal object's true match
 SETTLED = 4.0  # an object matching its last place this well is still there, seen whole
-STAY_PER_PIXEL = 2.0  # hysteresis: the last place is kept unless another is better by this much
+STAY_PER_PIXEL = 2.0  # hysteresis: the last place is kept unless another is better by this much...
+LOST = 22.0  # ...and no worse than this (else the object is hidden, as under a cone, and stays where it was)
 MOTION = 0.2  # cost per pixel of distance from where the last step would bring the object...
 FREE_RADIUS = 0.05  # ...beyond this share of the image width
+LOOK_OK = 20.0  # an object's last look is learnt only where it still matches its first look this well
+UNCHANGED = 6.0  # a pixel within this of its first-frame value has not changed
 FRONT_MARGIN = 2.0  # of two overlapping objects, the one that explains the shared pixels better by this is in front
 TABLE_HALF = 3.5  # objects stay over the 6x6 grid (plus a margin)
 LIFT = 2.2  # pick-place lifts objects 2 units
@@ -78,9 +82,13 @@ def _placed(values: np.ndarray, corner: np.ndarray, shape: tuple[int, int]) -> n
 
 
 class Template:
+    """One object's first look: its pixels in the given first frame (``mask``); ``ok`` False if it shows too few
+    of them to be looked for."""
+
     def __init__(self, frame0: np.ndarray, mask: np.ndarray):
         ys, xs = np.nonzero(mask)
-        self.ok = len(ys) > 0
+        # a few pixels are no appearance to look for (8 at 128x128, scaled with the frame's area)
+        self.ok = len(ys) >= max(2, round(MIN_PIXELS * mask.size / 128**2))
         if not self.ok:
             return
         pad = 1
@@ -111,7 +119,8 @@ class Template:
 
     def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, allowed: np.ndarray | None = None,
                behind: np.ndarray | None = None, taken: np.ndarray | None = None,
-               look: np.ndarray | None = None, expect: np.ndarray | None = None) -> np.ndarray:
+               look: np.ndarray | None = None, expect: np.ndarray | None = None,
+               unchanged: np.ndarray | None = None) -> np.ndarray:
         """Top-left corner of the best match over the whole frame (float32 [H, W, C]), matching ``look`` too (see
         :meth:`pixel_costs`); ``allowed`` (bool, one entry per corner position) restricts it to places on or above
         the table. Pixels of other objects already
@@ -119,17 +128,22 @@ class Template:
         OCCLUDED), ``taken`` = farther objects seen whole (this one is not there: they cost TRUNCATE). Places
         farther than a free radius from ``expect`` (the corner where its last motion would bring it) cost
         MOTION per pixel of distance and object pixel, so a hidden object is not swapped for a far look-alike.
-        ``prev`` is kept unless clearly beaten."""
+        ``unchanged`` (bool [H, W]) marks pixels that look as in the first frame away from where this object
+        started: it did not arrive there unless hidden, so they cost at least OCCLUDED. ``prev`` is kept unless
+        clearly beaten."""
         h, w = self.patch.shape[:2]
         if h > frame.shape[0] or w > frame.shape[1]:
             return self.origin.astype(np.float64)
         win = np.lib.stride_tricks.sliding_window_view(frame, (h, w), axis=(0, 1))  # [ny, nx, C, h, w]
         cost = self.pixel_costs(win, look)
+        if unchanged is not None and unchanged.any():
+            unchanged_here = np.lib.stride_tricks.sliding_window_view(unchanged, (h, w)) & (self.mask2d > 0)
+            cost = np.where(unchanged_here, np.maximum(cost, OCCLUDED), cost)
         if behind is not None and behind.any():
             cost = np.where(np.lib.stride_tricks.sliding_window_view(behind, (h, w)), np.minimum(cost, OCCLUDED), cost)
         if taken is not None and taken.any():
             cost = np.where(np.lib.stride_tricks.sliding_window_view(taken, (h, w)), TRUNCATE, cost)
-        res = (cost * self.mask2d).sum((2, 3))
+        res = match = (cost * self.mask2d).sum((2, 3))
         if expect is not None:
             gy, gx = np.mgrid[0 : res.shape[0], 0 : res.shape[1]]
             far = np.maximum(np.hypot(gx - expect[0], gy - expect[1]) - FREE_RADIUS * frame.shape[1], 0.0)
@@ -138,10 +152,11 @@ class Template:
             res = np.where(allowed, res, np.inf)
         y, x = np.unravel_index(int(np.argmin(res)), res.shape)
         if prev is not None:
-            # hysteresis: keep the previous place unless a clearly better match exists elsewhere
+            # hysteresis: keep the previous place unless a clearly better, and good, match exists elsewhere
             py, px = int(prev[1]), int(prev[0])
             if 0 <= py < res.shape[0] and 0 <= px < res.shape[1]:
-                if res[py, px] <= res[y, x] + STAY_PER_PIXEL * float(self.mask2d.sum()):
+                n = float(self.mask2d.sum())
+                if res[py, px] <= res[y, x] + STAY_PER_PIXEL * n or match[y, x] > LOST * n:
                     y, x = py, px
         return np.array([x, y], np.float64)
 
@@ -218,6 +233,8 @@ class ClipTracker:
             self.corner[k] = t.origin.astype(np.float64)
             self.look[k] = t.patch_chw.copy()
             self.last_step[k] = np.zeros(2)
+        self.first = None
+        self.start_masks = {k: self.placed_mask(k) for k in self.live}
 
     def point(self, k: int) -> np.ndarray:
         return self.start[k] + (self.corner[k] - self.templates[k].origin)
@@ -234,6 +251,9 @@ class ClipTracker:
 
     def step(self, frame: np.ndarray) -> list[np.ndarray | None]:
         """Locate every object in ``frame`` (float32 [H, W, C]); returns per object its hidden template pixels."""
+        if self.first is None:
+            self.first = frame
+        same = np.abs(frame - self.first).mean(-1) < UNCHANGED
         depth = {k: self.depth(k) for k in self.live}
         masks = {}
         for k in self.live:  # 1. settle
@@ -247,7 +267,8 @@ class ClipTracker:
                 (behind if depth[j] < depth[k] else taken)[...] |= m
             was = self.corner[k]
             self.corner[k] = self.templates[k].locate(frame, was, self.allowed[k], behind, taken & ~behind,
-                                                      self.look[k], was + self.last_step[k])
+                                                      self.look[k], was + self.last_step[k],
+                                                      same & ~self.start_masks[k])
             self.last_step[k] = self.corner[k] - was
             masks[k] = self.placed_mask(k)
             depth[k] = self.depth(k)
@@ -275,7 +296,8 @@ class ClipTracker:
             hidden_by_k[k], inside = t.window(hidden, self.corner[k])
             pix, _ = t.window(frame, self.corner[k])
             clear = inside & ~hidden_by_k[k]
-            self.look[k] = np.where(clear[None], pix.transpose(2, 0, 1), self.look[k])
+            if t.cost_at(frame, self.corner[k]) <= LOOK_OK:  # still recognisably itself: do not learn a drift
+                self.look[k] = np.where(clear[None], pix.transpose(2, 0, 1), self.look[k])
         return hidden_by_k
 
 

@@ -168,6 +168,7 @@ def make_cater_shard(path: Path, num_videos: int = 6, seed: int = 0, frames: int
             frames_rgb = np.zeros((frames, size, size, 3), np.uint8)
             masks = np.zeros((frames, size, size), np.uint8)
             centers = np.full((frames, K, 2), np.nan, np.float32)
+            boxes = np.full((frames, K, 4), np.nan, np.float32)
             for f in range(frames):
                 img = np.full((size, size, 3), 96.0)
                 img *= (0.8 + 0.2 * yy / size)[..., None]
@@ -178,6 +179,7 @@ def make_cater_shard(path: Path, num_videos: int = 6, seed: int = 0, frames: int
                 centers[f, :n] = uv
                 for k in np.argsort(-depth):
                     r = cam.focal_px * half[k] / depth[k]
+                    boxes[f, k] = [uv[k, 0] - r, uv[k, 1] - r, uv[k, 0] + r, uv[k, 1] + r]
                     if shapes[k] == "sphere":
                         m = (xx - uv[k, 0]) ** 2 + (yy - uv[k, 1]) ** 2 <= r * r
                     else:
@@ -205,7 +207,7 @@ def make_cater_shard(path: Path, num_videos: int = 6, seed: int = 0, frames: int
             ann = {
                 "num_objects": np.int8(n), "shape": list(shapes) + [""] * (K - n), "size": list(sizes) + [""] * (K - n),
                 "color": list(colors) + [""] * (K - n), "material": ["rubber"] * n + [""] * (K - n),
-                "positions": pos, "visible": vis, "centers_2d": centers, "masks": masks,
+                "positions": pos, "visible": vis, "centers_2d": centers, "boxes_2d": boxes, "masks": masks,
                 "num_actions": np.int8(1), "action_slot": np.array([0, -1], np.int8),
                 "action_kind": [kind, ""], "action_end": np.array([end, -1], np.int16),
                 "target_cell": np.array([target, (0, 0)], np.int8), "contained_slot": np.array([-1, -1], np.int8),

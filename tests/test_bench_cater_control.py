@@ -74,3 +74,45 @@ def test_wrong_object_moving_is_caught(cater):
 def test_missing_keys_named():
     with pytest.raises(KeyError, match="masks"):
         check_keys(["num_objects", "shape"], "explicit", "somewhere")
+
+
+def test_outcome_hidden_in_ground_truth_is_not_judged(cater):
+    r, sc = _scorer(cater)
+    c = next(c for c in r if c.annotations["action_kind"][0] == "slide")
+    assert sc.score_clip(c.video, c)["actions"][0]["correct"] is True
+    # the ground truth's actor mostly hidden in the clip's last frame: its outcome cannot be seen, so not judged
+    ann = dict(c.annotations)
+    masks = ann["masks"].copy()
+    last = c.frame_indices[-1]
+    ys, xs = np.nonzero(masks[last] == 1)
+    keep = ys < np.percentile(ys, 25)
+    masks[last][ys[~keep], xs[~keep]] = 0
+    ann["masks"] = masks
+    c2 = type(c)(c.index, c.video, c.caption, c.eta, c.frame_indices, ann, c.dataset)
+    rec = sc.score_clip(c.video, c2)
+    assert rec["actions"][0]["correct"] is None and rec["actions"][0]["referring_correct"] is None
+
+
+def _square(img, masks, k, x, y, size, color):
+    img[y:y + size, x:x + size] = color
+    masks[y:y + size, x:x + size] = k + 1
+
+
+def test_object_hidden_behind_a_nearer_one_is_not_swapped_for_a_look_alike():
+    """A small red square passes behind a big blue one that slides over it (nearer the camera: lower in the image)
+    while an identical red square stands whole elsewhere: the tracker keeps the hidden one where it is."""
+    size, frames = 64, 10
+    video = np.zeros((frames, size, size, 3), np.uint8)
+    masks = np.zeros((frames, size, size), np.uint8)
+    for f in range(frames):
+        video[f] = 110
+        _square(video[f], masks[f], 2, 46, 28, 4, (200, 30, 30))  # the look-alike, still
+        _square(video[f], masks[f], 0, 30, 28, 4, (200, 30, 30))  # the tracked one, still
+        _square(video[f], masks[f], 1, 12 + 3 * f, 25, 11, (30, 60, 200))  # the big one, sliding over it
+    ann = {"num_objects": 3, "masks": masks, "shape": ["cube"] * 3, "size": ["small", "large", "small"],
+           "centers_2d": np.array([[[32.0, 30.0], [17.5, 30.5], [48.0, 30.0]]] * frames)}
+    assert (masks[5] == 1).sum() == 0  # fully hidden mid-clip
+    tr = L.Locator().track_full(video, ann)
+    assert np.abs(tr.uv[:, 0] - tr.uv[0, 0]).max() <= 1.0
+    assert np.abs(tr.uv[:, 2] - tr.uv[0, 2]).max() <= 1.0
+    assert np.abs(tr.uv[-1, 1] - (tr.uv[0, 1] + [27, 0])).max() <= 1.0
