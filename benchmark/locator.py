@@ -256,6 +256,7 @@ class ClipTracker:
         same = np.abs(frame - self.first).mean(-1) < UNCHANGED
         depth = {k: self.depth(k) for k in self.live}
         masks = {}
+        held = set()  # searched but kept where they were: occluded, turning or creeping away; their look is kept
         for k in self.live:  # 1. settle
             if self.templates[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
                 masks[k] = self.placed_mask(k)
@@ -270,11 +271,13 @@ class ClipTracker:
                                                       self.look[k], was + self.last_step[k],
                                                       same & ~self.start_masks[k])
             self.last_step[k] = self.corner[k] - was
+            if not self.last_step[k].any():
+                held.add(k)
             masks[k] = self.placed_mask(k)
             depth[k] = self.depth(k)
-        return self._layer(frame, masks, depth)
+        return self._layer(frame, masks, depth, held)
 
-    def _layer(self, frame: np.ndarray, masks: dict, depth: dict) -> list[np.ndarray | None]:
+    def _layer(self, frame: np.ndarray, masks: dict, depth: dict, held: set) -> list[np.ndarray | None]:
         cost = {}
         for k in self.live:
             t = self.templates[k]
@@ -296,7 +299,7 @@ class ClipTracker:
             hidden_by_k[k], inside = t.window(hidden, self.corner[k])
             pix, _ = t.window(frame, self.corner[k])
             clear = inside & ~hidden_by_k[k]
-            if t.cost_at(frame, self.corner[k]) <= LOOK_OK:  # still recognisably itself: do not learn a drift
+            if k not in held and t.cost_at(frame, self.corner[k]) <= LOOK_OK:  # still itself: do not learn a drift
                 self.look[k] = np.where(clear[None], pix.transpose(2, 0, 1), self.look[k])
         return hidden_by_k
 
