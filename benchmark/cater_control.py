@@ -6,8 +6,9 @@ Per clip and caption sentence (action a; explicit or ambiguous match sets stored
   expression matches), cells C = ``match_cells_<mode>[a]`` (explicit: the named cell; ambiguous: the quadrant);
 * slide / pick_place correct: some o in O moved (more than MOVE_UNITS table units) and ends (last frame,
   located) in a cell of C;
-* contain correct: some cone o in O moved and ends within CONTAIN_UNITS of the starting point of some object of
-  ``match_targets_<mode>[a]`` (the object under it; its cell would be too coarse, as it may sit on a cell edge);
+* contain correct: some cone o in O moved and ends over the starting point of some object of
+  ``match_targets_<mode>[a]`` (within its half extent + CONTAIN_SLACK; the covered object's cell would be too
+  coarse a test, as it may sit on a cell edge);
 * not judgeable, and left out of both precisions (counted in ``actions_not_judgeable``): rotate of a cylinder
   (rotationally symmetric: the frames do not change); a sentence whose candidate objects are all (nearly) hidden in the
   given first frame (no appearance to look for); a sentence whose actor is less than SEEN_SHARE visible in the
@@ -16,7 +17,7 @@ Per clip and caption sentence (action a; explicit or ambiguous match sets stored
   difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255, over its pixels
   no other object hides: see :func:`appearance_change`);
 * referring-expression correct: some object acted and the one that did the most of that kind of change (among objects
-  not named only by the clip's other sentence) (largest displacement for
+  not named only by the clip's other sentence, nor put under a cone, which end hidden) (largest displacement for
   slide / pick_place / contain, largest appearance change for rotate, among still objects whose turning shows:
   not spheres, cones or cylinders, which change only by reflections) is in O, and (for placements) ended in C;
 * unnamed objects still: objects matched by no sentence (and at least SEEN_SHARE visible in the ground truth's
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ti2v.datagen.cater.scene import SIZES
 from ti2v.datagen.speed import motion_end_frame
 
 from .locator import Locator, cell_of
@@ -43,7 +45,7 @@ STILL_PX = 3.0
 SYMMETRIC = ("cylinder",)  # rotating about the vertical axis leaves their pixels unchanged
 UNCHANGED_BY_TURNING = SYMMETRIC + ("sphere", "cone")
 MOVE_UNITS = 0.3  # table units (cells are 1 unit; the shortest slides move about 0.75)
-CONTAIN_UNITS = 0.5
+CONTAIN_SLACK = 0.25  # table units beyond the cone's own half extent
 SEEN_SHARE = 0.5
 STOP_PX = 1.5
 CLEAR_SHARE = 0.5
@@ -174,6 +176,8 @@ class CaterScorer:
             # objects only the other sentence names (or hides) may move too: they do not compete for "actor" here
             others = {k for b in range(na) if b != a for k in all_cands[b] + [j for j in range(n) if mt[b, j]]}
             others -= set(cands)
+            # and objects put under a cone end hidden: their located displacement means nothing
+            others |= {j for b in range(na) for j in range(n) if mt[b, j]} - set(cands)
             disp_a = np.where([k in others for k in range(n)], -1.0, disp)
             change_a = np.where([k in others for k in range(n)], -1.0, change)
             named.update(cands)
@@ -192,8 +196,8 @@ class CaterScorer:
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":
-                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < CONTAIN_UNITS
-                         for o in cands for c in targets)
+                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < SIZES.get(str(ann["size"][o]), 0.5)
+                         + CONTAIN_SLACK for o in cands for c in targets)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands
             elif kind == "rotate" and all(str(ann["shape"][o]) in SYMMETRIC for o in cands):

@@ -91,7 +91,8 @@ def markdown(report: dict) -> str:
             f"({c['locator'].get('objects_frames')} object-frames, mean 2D error {_fmt(c['locator'].get('mean_2d_error_px'), 2)} px). "
             f"Action precision by kind: {', '.join(f'{k} {v:.2f}' for k, v in c.get('action_precision_by_kind', {}).items())}"
             f" over {c.get('actions')} judged sentences ({c.get('actions_not_judgeable', 0)} not judgeable: "
-            "rotating cylinders look unchanged, or the named object is hidden in the first frame).",
+            "rotating cylinders look unchanged, the named object is hidden in the first frame, or the ground truth "
+            "shows its actor less than half visible at the start or the end).",
             "",
         ]
         acc = c.get("locator_accuracy")
