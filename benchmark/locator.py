@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 HEIGHT_GRID = np.linspace(0.0, 1.6, 81)
-MIN_PIXELS = 8
+MIN_PIXELS = 8  # first-look pixels (at 128x128, scaled with the frame's area) below which an object is not looked for
 # matching costs are per object pixel, in grey levels (0-255, mean over RGB)
 TRUNCATE = 40.0  # most one pixel costs: an unknown occluder's pixels cost a constant instead of dominating
 OCCLUDED = 25.0  # most a pixel behind a nearer located object costs: above a moving metal object's true match
@@ -212,12 +212,15 @@ class ClipTracker:
     1. settle: objects that still match their last place almost exactly (static and unoccluded) stay there;
     2. search the others, nearest the camera first (depth of the table point under the object), over the whole
        frame: they may hide behind nearer located objects (those pixels cost at most OCCLUDED), are not on
-       farther settled ones (seen whole, so nothing is in front of them: their pixels cost TRUNCATE), and pay
-       MOTION for straying from where their last step would bring them (so a hidden object is not swapped for a
-       far look-alike); the last place is kept unless clearly beaten;
+       farther settled ones (seen whole, so nothing is in front of them: their pixels cost TRUNCATE), did not
+       arrive where the frame still shows what the first frame showed (those pixels cost at least OCCLUDED), and
+       pay MOTION for straying from where their last step would bring them (so a hidden object is not swapped for
+       a far look-alike); the last place is kept unless clearly beaten by a good match (an object with no good
+       match anywhere is hidden, as under a cone, and stays);
     3. layer: where two located objects overlap, the one that explains the shared pixels better is in front
        (depth from the image point is wrong for a lifted object; ties go by depth); each object's hidden pixels
-       are recorded and the rest become its last look.
+       are recorded and the rest become its last look (unless it was held in place, or no longer resembles its
+       first look: a look learnt from what a creeping object leaves behind would lock the tracker there).
     """
 
     def __init__(self, cam, templates: list[Template], heights: np.ndarray, centers0: np.ndarray,
