@@ -196,8 +196,8 @@ class Template:
 @dataclass
 class Tracks:
     """What the locator found in one video: pixel points uv [T, n, 2], table points xy [T, n, 2] (NaN where
-    not locatable), matched template corners [T, n, 2], and per (frame, object) the template pixels covered by
-    objects located nearer the camera (bool [h, w], None where not locatable)."""
+    not locatable), matched template corners [T, n, 2], and per (frame, object) the template pixels hidden by
+    other objects in front of it (bool [h, w], None where not locatable)."""
 
     uv: np.ndarray
     xy: np.ndarray
