@@ -78,18 +78,16 @@ def appearance_change(video: np.ndarray, template, tracks, k: int) -> float:
     passed in front of by another object is not mistaken for rotating)."""
     if not template.ok:
         return 0.0
-    h, w = template.patch.shape[:2]
+    m = template.mask2d > 0
     best = 0.0
     for f in range(1, len(video)):
-        x0, y0 = tracks.corners[f, k].astype(int)
-        win = video[f, max(y0, 0):y0 + h, max(x0, 0):x0 + w].astype(np.float32)
-        if win.shape != template.patch.shape:
+        win, inside = template.window(video[f], tracks.corners[f, k])
+        if not inside.all():
             continue
-        m = template.mask2d > 0
         clear = m & ~tracks.covered[f][k]
         if clear.sum() < CLEAR_SHARE * m.sum():
             continue
-        best = max(best, float(np.abs(win - template.patch)[clear].mean()))
+        best = max(best, float(np.abs(win.astype(np.float32) - template.patch)[clear].mean()))
     return best
 
 
@@ -174,10 +172,9 @@ class CaterScorer:
             kind = str(ann["action_kind"][a])
             cands = all_cands[a]
             # objects only the other sentence names (or hides) may move too: they do not compete for "actor" here
-            others = {k for b in range(na) if b != a for k in all_cands[b] + [j for j in range(n) if mt[b, j]]}
+            # and objects put under a cone (by either sentence) end hidden: their located displacement means nothing
+            others = {k for b in range(na) if b != a for k in all_cands[b]} | set(np.nonzero(mt[:na, :n].any(0))[0])
             others -= set(cands)
-            # and objects put under a cone end hidden: their located displacement means nothing
-            others |= {j for b in range(na) for j in range(n) if mt[b, j]} - set(cands)
             disp_a = np.where([k in others for k in range(n)], -1.0, disp)
             change_a = np.where([k in others for k in range(n)], -1.0, change)
             named.update(cands)
@@ -196,8 +193,9 @@ class CaterScorer:
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":
-                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < SIZES.get(str(ann["size"][o]), 0.5)
-                         + CONTAIN_SLACK for o in cands for c in targets)
+                reach = {o: SIZES.get(str(ann["size"][o]), 0.5) + CONTAIN_SLACK for o in cands}  # cone over it
+                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < reach[o]
+                         for o in cands for c in targets)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands
             elif kind == "rotate" and all(str(ann["shape"][o]) in SYMMETRIC for o in cands):

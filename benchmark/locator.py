@@ -69,15 +69,23 @@ def cell_of(xy) -> tuple[int, int]:
     return co(float(xy[0]), float(xy[1]))
 
 
+def _overlap(corner: np.ndarray, hw: tuple[int, int], shape: tuple[int, int]):
+    """Where an [h, w] window with its top-left at ``corner`` meets a frame of ``shape``: (frame slices, window
+    slices), or None when they do not meet."""
+    x0, y0 = int(corner[0]), int(corner[1])
+    ys, xs = slice(max(y0, 0), min(y0 + hw[0], shape[0])), slice(max(x0, 0), min(x0 + hw[1], shape[1]))
+    if ys.stop <= ys.start or xs.stop <= xs.start:
+        return None
+    return (ys, xs), (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
+
+
 def _placed(values: np.ndarray, corner: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A frame-sized float32 map holding ``values`` [h, w] with their top-left at ``corner`` (clipped), inf
     elsewhere."""
     out = np.full(shape, np.inf, np.float32)
-    h, w = values.shape
-    x0, y0 = int(corner[0]), int(corner[1])
-    ys, xs = slice(max(y0, 0), min(y0 + h, shape[0])), slice(max(x0, 0), min(x0 + w, shape[1]))
-    if ys.stop > ys.start and xs.stop > xs.start:
-        out[ys, xs] = values[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+    hit = _overlap(corner, values.shape, shape)
+    if hit:
+        out[hit[0]] = values[hit[1]]
     return out
 
 
@@ -114,7 +122,11 @@ class Template:
     def cost_at(self, frame: np.ndarray, corner: np.ndarray, look: np.ndarray | None = None) -> float:
         """Mean cost per object pixel of the object placed at ``corner`` (pixels off the image cost TRUNCATE)."""
         pix, inside = self.window(frame, corner)
-        cost = np.where(inside, self.pixel_costs(pix.transpose(2, 0, 1), look), TRUNCATE)
+        return self.mean_cost(pix.transpose(2, 0, 1), inside, look)
+
+    def mean_cost(self, window: np.ndarray, inside: np.ndarray, look: np.ndarray | None = None) -> float:
+        """Mean cost per object pixel of ``window`` (float32 [C, h, w]); pixels not ``inside`` cost TRUNCATE."""
+        cost = np.where(inside, self.pixel_costs(window, look), TRUNCATE)
         return float((cost * self.mask2d).sum() / self.mask2d.sum())
 
     def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, allowed: np.ndarray | None = None,
@@ -163,23 +175,18 @@ class Template:
     def window(self, image: np.ndarray, corner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(pixels of ``image`` under the template placed at ``corner``, zero outside the image; bool [h, w]
         where inside the image)."""
-        h, w = self.mask2d.shape
-        x0, y0 = int(corner[0]), int(corner[1])
-        ys, xs = slice(max(y0, 0), min(y0 + h, image.shape[0])), slice(max(x0, 0), min(x0 + w, image.shape[1]))
-        out = np.zeros((h, w) + image.shape[2:], image.dtype)
-        inside = np.zeros((h, w), bool)
-        if ys.stop > ys.start and xs.stop > xs.start:
-            inner = slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0)
-            out[inner], inside[inner] = image[ys, xs], True
+        out = np.zeros(self.mask2d.shape + image.shape[2:], image.dtype)
+        inside = np.zeros(self.mask2d.shape, bool)
+        hit = _overlap(corner, self.mask2d.shape, image.shape[:2])
+        if hit:
+            out[hit[1]], inside[hit[1]] = image[hit[0]], True
         return out, inside
 
     def cover(self, covered: np.ndarray, corner: np.ndarray) -> None:
         """Mark this object's pixels, placed at ``corner``, in the frame-sized bool map ``covered``."""
-        h, w = self.mask2d.shape
-        x0, y0 = int(corner[0]), int(corner[1])
-        ys, xs = slice(max(y0, 0), min(y0 + h, covered.shape[0])), slice(max(x0, 0), min(x0 + w, covered.shape[1]))
-        if ys.stop > ys.start and xs.stop > xs.start:
-            covered[ys, xs] |= self.mask2d[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] > 0
+        hit = _overlap(corner, self.mask2d.shape, covered.shape)
+        if hit:
+            covered[hit[0]] |= self.mask2d[hit[1]] > 0
 
     def over_table(self, cam, start: np.ndarray, height: float, frame_shape: tuple[int, int]) -> np.ndarray:
         """bool [ny, nx]: corner positions whose object point (``start`` moved with the corner) back-projects
@@ -281,13 +288,13 @@ class ClipTracker:
         return self._layer(frame, masks, depth, held)
 
     def _layer(self, frame: np.ndarray, masks: dict, depth: dict, held: set) -> list[np.ndarray | None]:
-        cost = {}
+        seen, cost = {}, {}
         for k in self.live:
             t = self.templates[k]
             pix, inside = t.window(frame, self.corner[k])
-            c = np.full(t.mask2d.shape, TRUNCATE, np.float32)
-            c[inside] = t.pixel_costs(pix.transpose(2, 0, 1), self.look[k])[inside]
-            cost[k] = _placed(c, self.corner[k], self.shape)
+            seen[k] = pix.transpose(2, 0, 1), inside
+            cost[k] = _placed(np.where(inside, t.pixel_costs(seen[k][0], self.look[k]), TRUNCATE), self.corner[k],
+                              self.shape)
         hidden_by_k: list[np.ndarray | None] = [None] * len(self.templates)
         for k in self.live:
             t = self.templates[k]
@@ -299,11 +306,10 @@ class ClipTracker:
                 cj, ck = float(cost[j][shared].mean()), float(cost[k][shared].mean())
                 if cj < ck - FRONT_MARGIN or (abs(cj - ck) <= FRONT_MARGIN and depth[j] < depth[k]):
                     hidden |= shared
-            hidden_by_k[k], inside = t.window(hidden, self.corner[k])
-            pix, _ = t.window(frame, self.corner[k])
-            clear = inside & ~hidden_by_k[k]
-            if k not in held and t.cost_at(frame, self.corner[k]) <= LOOK_OK:  # still itself: do not learn a drift
-                self.look[k] = np.where(clear[None], pix.transpose(2, 0, 1), self.look[k])
+            hidden_by_k[k], _ = t.window(hidden, self.corner[k])
+            pix, inside = seen[k]
+            if k not in held and t.mean_cost(pix, inside) <= LOOK_OK:  # still itself: do not learn a drift
+                self.look[k] = np.where((inside & ~hidden_by_k[k])[None], pix, self.look[k])
         return hidden_by_k
 
 
