@@ -191,8 +191,9 @@ def test_train_and_test_splits_draw_different_glyph_pools(tmp_path):
 
 def test_chunk_deflate_is_the_same_whatever_the_heap_holds(tmp_path):
     """Shard bytes must not depend on the process's history: the chunks ShardWriter stored for 3,000 videos are
-    recomputed in a fresh process and in this one while the heap is churned with random data. (ISA-L's one-shot
-    API, used before, let the heap leak into the output; that showed up rarely, once in the killed-run test.)"""
+    recomputed in a fresh process and in this one while the heap is churned with random data. (ISA-L, used before,
+    let the heap leak into the output: its one-shot API once in the killed-run test, its streaming API here, at
+    about one video in 3,000.)"""
     import hashlib
 
     from ti2v.datagen.shard import deflate_chunk
