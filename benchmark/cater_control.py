@@ -73,21 +73,23 @@ def _end_frame(track: np.ndarray, tol: float = STOP_PX) -> int:
 
 
 def appearance_change(video: np.ndarray, template, tracks, k: int) -> float:
-    """Largest mean absolute difference (0-255) between object k's located window and its first-frame pixels,
-    over frames where at least half of it is clear of nearer objects, counting only its clear pixels (so being
-    passed in front of by another object is not mistaken for rotating)."""
+    """Largest mean absolute difference (0-255) between object k's located window and its first-frame pixels (both
+    through the view the locator matched, scaled to the object's distance), over frames where at least half of it
+    is clear of nearer objects, counting only its clear pixels (so being passed in front of by another object is
+    not mistaken for rotating)."""
     if not template.ok:
         return 0.0
-    m = template.mask2d > 0
     best = 0.0
     for f in range(1, len(video)):
-        win, inside = template.window(video[f], tracks.corners[f, k])
+        view = tracks.views[f][k]
+        win, inside = view.window(video[f], tracks.corners[f, k])
         if not inside.all():
             continue
+        m = view.mask2d > 0
         clear = m & ~tracks.covered[f][k]
         if clear.sum() < CLEAR_SHARE * m.sum():
             continue
-        best = max(best, float(np.abs(win.astype(np.float32) - template.patch)[clear].mean()))
+        best = max(best, float(np.abs(win.astype(np.float32) - view.patch)[clear].mean()))
     return best
 
 

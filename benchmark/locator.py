@@ -3,7 +3,8 @@
 Method, per clip:
 1. appearance: each object's pixels in the given first frame (instance mask ``masks[0] == k + 1``, the RGB
    under it), and as last seen (metal objects' reflections change as they move; each pixel matches the nearer
-   of the two looks);
+   of the two looks), both scaled to the object's distance from the camera at each place (perspective: a ball
+   rolled from the far edge of the table to the near one grows about 2x in the image);
 2. 2D position in frame t: all objects tracked jointly (:class:`ClipTracker`): masked template matching (mean
    absolute difference over the mask, truncated) over the whole frame, restricted to places whose
    back-projection lies over the table (resting, or lifted by a pick-place), with occlusion reasoning (an object
@@ -40,9 +41,11 @@ STAY_PER_PIXEL = 2.0  # hysteresis: the last place is kept unless another is bet
 LOST = 22.0  # ...and no worse than this (else the object is hidden, as under a cone, and stays where it was)
 MOTION = 0.2  # cost per pixel of distance from where the last step would bring the object...
 FREE_RADIUS = 0.05  # ...beyond this share of the image width
-LOOK_OK = 20.0  # an object's last look is learnt only where it still matches its first look this well
+LOOK_OK = 20.0  # an object's last look is learnt only where it still matches its first look this well...
+LOOK_SHARE = 0.5  # ...and, for rubber, better than this share of what a half-object miss costs
 UNCHANGED = 6.0  # a pixel within this of its first-frame value has not changed
 FRONT_MARGIN = 2.0  # of two overlapping objects, the one that explains the shared pixels better by this is in front
+SCALE_STEP = 1.08  # views of an object's first look are made at scales SCALE_STEP ** i
 TABLE_HALF = 3.5  # objects stay over the 6x6 grid (plus a margin)
 LIFT = 2.2  # pick-place lifts objects 2 units
 
@@ -91,9 +94,11 @@ def _placed(values: np.ndarray, corner: np.ndarray, shape: tuple[int, int]) -> n
 
 class Template:
     """One object's first look: its pixels in the given first frame (``mask``); ``ok`` False if it shows too few
-    of them to be looked for."""
+    of them to be looked for. ``anchor`` (the frame-0 point the look is tied to) and ``scale`` say how a
+    :meth:`scaled` view relates to it: a view shows the object ``scale`` times larger about the anchor."""
 
-    def __init__(self, frame0: np.ndarray, mask: np.ndarray):
+    def __init__(self, frame0: np.ndarray, mask: np.ndarray, metal: bool = True):
+        self.metal = metal  # metal reflections change as the object moves; rubber only shades
         ys, xs = np.nonzero(mask)
         # a few pixels are no appearance to look for (8 at 128x128, scaled with the frame's area)
         self.ok = len(ys) >= max(2, round(MIN_PIXELS * mask.size / 128**2))
@@ -102,12 +107,50 @@ class Template:
         pad = 1
         y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, mask.shape[0])
         x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, mask.shape[1])
-        self.patch = np.ascontiguousarray(frame0[y0:y1, x0:x1].astype(np.float32))
-        self.mask2d = mask[y0:y1, x0:x1].astype(np.float32)
-        self.patch_chw = np.ascontiguousarray(self.patch.transpose(2, 0, 1))
+        self._set(frame0[y0:y1, x0:x1].astype(np.float32).transpose(2, 0, 1), mask[y0:y1, x0:x1].astype(np.float32),
+                  np.array([x0, y0]))
         my, mx = np.nonzero(mask[y0:y1, x0:x1])
         self.centroid = np.array([mx.mean() + 0.5, my.mean() + 0.5])  # pixel-area convention of the annotations
-        self.origin = np.array([x0, y0])
+        self.anchor, self.scale = self.origin + self.centroid, 1.0
+        # what a match half an object off costs in the first frame: how much the object stands out from what is
+        # around it (a grey cone on the grey table barely does, so a near miss must not teach it a new look)
+        h, w = self.mask2d.shape
+        self.distinct = min(self.cost_at(frame0.astype(np.float32), self.origin + np.array(s))
+                            for s in ((w // 2, 0), (-(w // 2), 0), (0, h // 2), (0, -(h // 2))))
+
+    def _set(self, patch_chw: np.ndarray, mask2d: np.ndarray, origin: np.ndarray) -> None:
+        self.patch_chw = np.ascontiguousarray(patch_chw, np.float32)
+        self.patch = np.ascontiguousarray(self.patch_chw.transpose(1, 2, 0))
+        self.mask2d, self.origin = mask2d, origin
+        self.pixels = float(mask2d.sum())
+
+    def scaled(self, scale: float, anchor: np.ndarray) -> "Template":
+        """This look seen ``scale`` times larger (nearer the camera) about the frame point ``anchor``, which stays
+        put: a view on the frame's own pixel grid, so matching it is plain template matching."""
+        view = object.__new__(Template)
+        view.ok, view.distinct, view.centroid, view.metal = self.ok, self.distinct, self.centroid, self.metal
+        view.anchor, view.scale = np.asarray(anchor, np.float64), float(scale)
+        h, w = self.mask2d.shape
+        lo = np.floor(view.anchor + scale * (self.origin - view.anchor) + 1e-6).astype(int)  # exact at scale 1
+        hi = np.ceil(view.anchor + scale * (self.origin + [w, h] - view.anchor) - 1e-6).astype(int)
+        view.origin, view.mask2d = lo, np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.float32)
+        view.mask2d = (view.resample(self.mask2d[None], self)[0] >= 0.5).astype(np.float32)
+        view._set(view.resample(self.patch_chw, self), view.mask2d, lo)
+        view.ok = view.pixels >= 2
+        return view
+
+    def resample(self, image_chw: np.ndarray, src: "Template") -> np.ndarray:
+        """``image_chw`` laid out as ``src``'s patch (another view of the same look, or the look itself),
+        resampled (bilinear) onto this view's patch grid."""
+        from scipy.ndimage import map_coordinates
+
+        h, w = self.mask2d.shape
+        gy, gx = np.mgrid[0:h, 0:w] + 0.5
+        # this view's pixel centre -> the same point of the object in src (views share this view's anchor)
+        a, r = self.anchor, src.scale / self.scale
+        fx = a[0] + (self.origin[0] + gx - a[0]) * r - src.origin[0] - 0.5
+        fy = a[1] + (self.origin[1] + gy - a[1]) * r - src.origin[1] - 0.5
+        return np.stack([map_coordinates(c, [fy, fx], order=1, mode="nearest") for c in image_chw])
 
     def pixel_costs(self, window: np.ndarray, look: np.ndarray | None) -> np.ndarray:
         """Per-pixel cost of seeing ``window`` (float32 [..., C, h, w]) where the object is: mean absolute
@@ -127,50 +170,31 @@ class Template:
     def mean_cost(self, window: np.ndarray, inside: np.ndarray, look: np.ndarray | None = None) -> float:
         """Mean cost per object pixel of ``window`` (float32 [C, h, w]); pixels not ``inside`` cost TRUNCATE."""
         cost = np.where(inside, self.pixel_costs(window, look), TRUNCATE)
-        return float((cost * self.mask2d).sum() / self.mask2d.sum())
+        return float((cost * self.mask2d).sum() / self.pixels)
 
-    def locate(self, frame: np.ndarray, prev: np.ndarray | None = None, allowed: np.ndarray | None = None,
-               behind: np.ndarray | None = None, taken: np.ndarray | None = None,
-               look: np.ndarray | None = None, expect: np.ndarray | None = None,
-               unchanged: np.ndarray | None = None) -> np.ndarray:
-        """Top-left corner of the best match over the whole frame (float32 [H, W, C]), matching ``look`` too (see
-        :meth:`pixel_costs`); ``allowed`` (bool, one entry per corner position) restricts it to places on or above
-        the table. Pixels of other objects already
-        located (bool [H, W] maps): ``behind`` = nearer objects (this one may be hidden there: they cost at most
-        OCCLUDED), ``taken`` = farther objects seen whole (this one is not there: they cost TRUNCATE). Places
-        farther than a free radius from ``expect`` (the corner where its last motion would bring it) cost
-        MOTION per pixel of distance and object pixel, so a hidden object is not swapped for a far look-alike.
-        ``unchanged`` (bool [H, W]) marks pixels that look as in the first frame away from where this object
-        started: it did not arrive there unless hidden, so they cost at least OCCLUDED. ``prev`` is kept unless
-        clearly beaten."""
-        h, w = self.patch.shape[:2]
-        if h > frame.shape[0] or w > frame.shape[1]:
-            return self.origin.astype(np.float64)
-        win = np.lib.stride_tricks.sliding_window_view(frame, (h, w), axis=(0, 1))  # [ny, nx, C, h, w]
-        cost = self.pixel_costs(win, look)
-        if unchanged is not None and unchanged.any():
-            unchanged_here = np.lib.stride_tricks.sliding_window_view(unchanged, (h, w)) & (self.mask2d > 0)
-            cost = np.where(unchanged_here, np.maximum(cost, OCCLUDED), cost)
-        if behind is not None and behind.any():
-            cost = np.where(np.lib.stride_tricks.sliding_window_view(behind, (h, w)), np.minimum(cost, OCCLUDED), cost)
-        if taken is not None and taken.any():
-            cost = np.where(np.lib.stride_tricks.sliding_window_view(taken, (h, w)), TRUNCATE, cost)
-        res = match = (cost * self.mask2d).sum((2, 3))
-        if expect is not None:
-            gy, gx = np.mgrid[0 : res.shape[0], 0 : res.shape[1]]
-            far = np.maximum(np.hypot(gx - expect[0], gy - expect[1]) - FREE_RADIUS * frame.shape[1], 0.0)
-            res = res + MOTION * far * float(self.mask2d.sum())
-        if allowed is not None and allowed.any():
-            res = np.where(allowed, res, np.inf)
-        y, x = np.unravel_index(int(np.argmin(res)), res.shape)
-        if prev is not None:
-            # hysteresis: keep the previous place unless a clearly better, and good, match exists elsewhere
-            py, px = int(prev[1]), int(prev[0])
-            if 0 <= py < res.shape[0] and 0 <= px < res.shape[1]:
-                n = float(self.mask2d.sum())
-                if res[py, px] <= res[y, x] + STAY_PER_PIXEL * n or match[y, x] > LOST * n:
-                    y, x = py, px
-        return np.array([x, y], np.float64)
+    def match_costs(self, frame: np.ndarray, rows: slice, look: np.ndarray | None, behind: np.ndarray,
+                    taken: np.ndarray, unchanged: np.ndarray) -> np.ndarray:
+        """Mean cost per object pixel with the top-left corner at every place of the frame (float32 [H, W, C])
+        whose row is in ``rows``, matching ``look`` too (see :meth:`pixel_costs`). Pixels of other objects
+        already located (bool [H, W] maps): ``behind`` = nearer objects (this one may be hidden there: they cost
+        at most OCCLUDED), ``taken`` = farther objects seen whole (this one is not there: they cost TRUNCATE).
+        ``unchanged`` marks pixels that look as in the first frame away from where this object started: it did
+        not arrive there unless hidden, so they cost at least OCCLUDED."""
+        h, w = self.mask2d.shape
+        band = slice(rows.start, rows.stop + h - 1)
+
+        def windows(a):
+            return np.lib.stride_tricks.sliding_window_view(a[band], (h, w), axis=(0, 1))
+
+        cost = self.pixel_costs(windows(frame), look)  # [ny, nx, h, w]
+        on = self.mask2d > 0
+        if unchanged.any():
+            cost = np.where(windows(unchanged) & on, np.maximum(cost, OCCLUDED), cost)
+        if behind.any():
+            cost = np.where(windows(behind), np.minimum(cost, OCCLUDED), cost)
+        if taken.any():
+            cost = np.where(windows(taken), TRUNCATE, cost)
+        return (cost * self.mask2d).sum((2, 3)) / self.pixels
 
     def window(self, image: np.ndarray, corner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(pixels of ``image`` under the template placed at ``corner``, zero outside the image; bool [h, w]
@@ -188,33 +212,27 @@ class Template:
         if hit:
             covered[hit[0]] |= self.mask2d[hit[1]] > 0
 
-    def over_table(self, cam, start: np.ndarray, height: float, frame_shape: tuple[int, int]) -> np.ndarray:
-        """bool [ny, nx]: corner positions whose object point (``start`` moved with the corner) back-projects
-        over the table, resting (z = height) or lifted by a pick-place (up to LIFT above)."""
-        h, w = self.patch.shape[:2]
-        gy, gx = np.mgrid[0 : frame_shape[0] - h + 1, 0 : frame_shape[1] - w + 1]
-        pts = np.stack([start[0] + gx - self.origin[0], start[1] + gy - self.origin[1]], -1).astype(np.float64)
-        ok = np.zeros(gx.shape, bool)
-        for z in (height, height + LIFT / 2, height + LIFT):
-            ok |= (np.abs(backproject(cam, pts, z)) <= TABLE_HALF).all(-1)
-        return ok
-
 
 @dataclass
 class Tracks:
     """What the locator found in one video: pixel points uv [T, n, 2], table points xy [T, n, 2] (NaN where
-    not locatable), matched template corners [T, n, 2], and per (frame, object) the template pixels hidden by
-    other objects in front of it (bool [h, w], None where not locatable)."""
+    not locatable), matched template corners [T, n, 2], per (frame, object) the scaled view of its first look
+    that matched there (:meth:`Template.scaled`, None where not locatable) and the pixels of that view hidden by
+    other objects in front of it (bool, None where not locatable)."""
 
     uv: np.ndarray
     xy: np.ndarray
     corners: np.ndarray
+    views: list
     covered: list
 
 
 class ClipTracker:
-    """All objects of one clip, tracked jointly frame by frame. Per object it holds where it was last located (the
-    template corner), its last step, and its last look (pixels seen clear). Each frame:
+    """All objects of one clip, tracked jointly frame by frame. Per object it holds where it was last located (a
+    template corner and the scale of the view that matched there), its last step, and its last look (pixels seen
+    clear). An object's size in the image follows its distance from the camera, which its place on the table
+    fixes: each place is matched with the first look scaled to that distance (views every SCALE_STEP; a
+    lifted object, whose height is unknown, may take any scale between resting and lifted). Each frame:
 
     1. settle: objects that still match their last place almost exactly (static and unoccluded) stay there;
     2. search the others, nearest the camera first (depth of the table point under the object), over the whole
@@ -227,27 +245,69 @@ class ClipTracker:
     3. layer: where two located objects overlap, the one that explains the shared pixels better is in front
        (depth from the image point is wrong for a lifted object; ties go by depth); each object's hidden pixels
        are recorded and the rest become its last look (unless it was held in place, or no longer resembles its
-       first look: a look learnt from what a creeping object leaves behind would lock the tracker there).
+       first look clearly: a look learnt from what a creeping object leaves behind, or from the table next to a
+       low-contrast one, would lock the tracker there).
     """
 
     def __init__(self, cam, templates: list[Template], heights: np.ndarray, centers0: np.ndarray,
                  shape: tuple[int, int]):
-        self.cam, self.templates, self.heights, self.shape = cam, templates, heights, shape
+        self.cam, self.heights, self.shape, self.n = cam, heights, shape, len(templates)
         self.live = [k for k, t in enumerate(templates) if t.ok]
-        self.start, self.allowed, self.corner, self.look, self.last_step = {}, {}, {}, {}, {}
+        self.start, self.views, self.view, self.corner, self.look, self.last_step = {}, {}, {}, {}, {}, {}
         for k in self.live:
             t = templates[k]
             # the first frame's scene state is known exactly: its annotated centre, moved by the matched shift
             self.start[k] = centers0[k] if not np.isnan(centers0[k]).any() else t.origin + t.centroid
-            self.allowed[k] = t.over_table(cam, self.start[k], heights[k], shape)
-            self.corner[k] = t.origin.astype(np.float64)
-            self.look[k] = t.patch_chw.copy()
+            self.views[k] = self._views(t, self.start[k], heights[k])
+            self.view[k] = self.views[k][0][0]
+            self.corner[k] = self.view[k].origin.astype(np.float64)
+            self.look[k] = self.view[k].patch_chw.copy()
             self.last_step[k] = np.zeros(2)
         self.first = None
         self.start_masks = {k: self.placed_mask(k) for k in self.live}
 
+    def _camera_depth(self, xy: np.ndarray, z: float) -> np.ndarray:
+        pts = np.concatenate([xy, np.full(xy.shape[:-1] + (1,), z)], -1)
+        return -self.cam.to_camera(pts)[..., 2]
+
+    def _views(self, t: Template, start: np.ndarray, height: float) -> dict:
+        """Scale step -> (scaled view, bool map of its corners whose object point lies over the table at the
+        distance that gives that scale, resting at ``height`` or lifted by a pick-place up to LIFT above, rows
+        holding such corners); step 0 (the first look itself) is always there."""
+        d0 = self._camera_depth(backproject(self.cam, start, height), height)
+        gy, gx = np.mgrid[0 : self.shape[0], 0 : self.shape[1]] + 0.5
+        pts = np.stack([gx, gy], -1)
+        step = np.zeros(self.shape, int)
+        placed = np.zeros(self.shape, bool)
+        for z in np.linspace(height, height + LIFT, 5):  # the lowest height that puts the point over the table
+            xy = backproject(self.cam, pts, z)
+            over = (np.abs(xy) <= TABLE_HALF).all(-1) & ~placed
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = np.rint(np.log(d0 / self._camera_depth(xy, z)) / np.log(SCALE_STEP))
+            step[over] = s[over]
+            placed |= over
+        views = {int(i): placed & (step == i) for i in np.unique(step[placed])}
+        views.setdefault(0, np.zeros(self.shape, bool))
+        out = {}
+        for i, at_point in views.items():
+            v = t.scaled(SCALE_STEP ** i, start)
+            h, w = v.mask2d.shape
+            if not v.ok or h > self.shape[0] or w > self.shape[1]:
+                continue
+            # corner -> its object point, rounded to the pixel whose centre is nearest
+            gy, gx = np.mgrid[0 : self.shape[0] - h + 1, 0 : self.shape[1] - w + 1]
+            px = np.clip(np.floor(gx + start[0] - v.origin[0]).astype(int), 0, self.shape[1] - 1)
+            py = np.clip(np.floor(gy + start[1] - v.origin[1]).astype(int), 0, self.shape[0] - 1)
+            allowed = at_point[py, px]
+            ys = np.nonzero(allowed.any(1))[0]
+            rows = slice(int(ys[0]), int(ys[-1]) + 1) if len(ys) else None
+            out[i] = (v, allowed, rows)
+        if 0 not in out:
+            out[0] = (t.scaled(1.0, start), np.zeros((1, 1), bool), None)
+        return out
+
     def point(self, k: int) -> np.ndarray:
-        return self.start[k] + (self.corner[k] - self.templates[k].origin)
+        return self.start[k] + (self.corner[k] - self.view[k].origin)
 
     def depth(self, k: int) -> float:
         """Distance from the camera to the table point under object k, at its height."""
@@ -256,11 +316,37 @@ class ClipTracker:
 
     def placed_mask(self, k: int) -> np.ndarray:
         m = np.zeros(self.shape, bool)
-        self.templates[k].cover(m, self.corner[k])
+        self.view[k].cover(m, self.corner[k])
         return m
 
+    def _search(self, k: int, frame: np.ndarray, behind: np.ndarray, taken: np.ndarray,
+                unchanged: np.ndarray) -> tuple[Template, np.ndarray]:
+        """Best (view, corner) for object k over the whole frame and every scale (rules in the class docstring)."""
+        expect = self.point(k) + self.last_step[k]
+        was_view, was = self.view[k], self.corner[k]
+        best, best_match, stay = (np.inf, None, None), np.inf, np.inf
+        for v, allowed, rows in self.views[k].values():
+            if rows is None:
+                continue
+            look = self.look[k] if v is was_view else v.resample(self.look[k], was_view)
+            match = v.match_costs(frame, rows, look, behind, taken, unchanged)
+            gy, gx = np.mgrid[rows, 0 : match.shape[1]]
+            far = np.hypot(gx + self.start[k][0] - v.origin[0] - expect[0],
+                           gy + self.start[k][1] - v.origin[1] - expect[1])
+            res = match + MOTION * np.maximum(far - FREE_RADIUS * frame.shape[1], 0.0)
+            res = np.where(allowed[rows], res, np.inf)
+            y, x = np.unravel_index(int(np.argmin(res)), res.shape)
+            if res[y, x] < best[0]:
+                best, best_match = (float(res[y, x]), v, np.array([x, y + rows.start], np.float64)), float(match[y, x])
+            if v is was_view and rows.start <= int(was[1]) < rows.stop and 0 <= int(was[0]) < res.shape[1]:
+                stay = float(res[int(was[1]) - rows.start, int(was[0])])
+        # hysteresis: keep the last place unless a clearly better, and good, match exists elsewhere
+        if best[1] is None or stay <= best[0] + STAY_PER_PIXEL or best_match > LOST:
+            return was_view, was
+        return best[1], best[2]
+
     def step(self, frame: np.ndarray) -> list[np.ndarray | None]:
-        """Locate every object in ``frame`` (float32 [H, W, C]); returns per object its hidden template pixels."""
+        """Locate every object in ``frame`` (float32 [H, W, C]); returns per object its hidden view pixels."""
         if self.first is None:
             self.first = frame
         same = np.abs(frame - self.first).mean(-1) < UNCHANGED
@@ -268,7 +354,7 @@ class ClipTracker:
         masks = {}
         held = set()  # searched but kept where they were: occluded, turning or creeping away; their look is kept
         for k in self.live:  # 1. settle
-            if self.templates[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
+            if self.view[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
                 masks[k] = self.placed_mask(k)
                 self.last_step[k] = np.zeros(2)
         for k in sorted(set(self.live) - set(masks), key=depth.get):  # 2. search, nearest first
@@ -276,28 +362,36 @@ class ClipTracker:
             taken = np.zeros(self.shape, bool)
             for j, m in masks.items():
                 (behind if depth[j] < depth[k] else taken)[...] |= m
-            was = self.corner[k]
-            self.corner[k] = self.templates[k].locate(frame, was, self.allowed[k], behind, taken & ~behind,
-                                                      self.look[k], was + self.last_step[k],
-                                                      same & ~self.start_masks[k])
-            self.last_step[k] = self.corner[k] - was
+            was_view, was_point = self.view[k], self.point(k)
+            view, self.corner[k] = self._search(k, frame, behind, taken & ~behind, same & ~self.start_masks[k])
+            if view is not was_view:
+                self.look[k] = view.resample(self.look[k], was_view)
+                self.view[k] = view
+            self.last_step[k] = self.point(k) - was_point
             if not self.last_step[k].any():
                 held.add(k)
             masks[k] = self.placed_mask(k)
             depth[k] = self.depth(k)
         return self._layer(frame, masks, depth, held)
 
+    @staticmethod
+    def _look_ok(v: Template) -> float:
+        """How well a place must match an object's first look for its pixels to become its last look. A metal
+        object's reflections change a lot as it moves (LOOK_OK); a rubber one only shades, and must beat what a
+        near miss would cost (a grey cone on the grey table must not learn the table as its look)."""
+        return LOOK_OK if v.metal else min(LOOK_OK, LOOK_SHARE * v.distinct)
+
     def _layer(self, frame: np.ndarray, masks: dict, depth: dict, held: set) -> list[np.ndarray | None]:
         seen, cost = {}, {}
         for k in self.live:
-            t = self.templates[k]
-            pix, inside = t.window(frame, self.corner[k])
+            v = self.view[k]
+            pix, inside = v.window(frame, self.corner[k])
             seen[k] = pix.transpose(2, 0, 1), inside
-            cost[k] = _placed(np.where(inside, t.pixel_costs(seen[k][0], self.look[k]), TRUNCATE), self.corner[k],
+            cost[k] = _placed(np.where(inside, v.pixel_costs(seen[k][0], self.look[k]), TRUNCATE), self.corner[k],
                               self.shape)
-        hidden_by_k: list[np.ndarray | None] = [None] * len(self.templates)
+        hidden_by_k: list[np.ndarray | None] = [None] * self.n
         for k in self.live:
-            t = self.templates[k]
+            v = self.view[k]
             hidden = np.zeros(self.shape, bool)
             for j in self.live:
                 shared = masks[j] & masks[k] if j != k else None
@@ -306,9 +400,9 @@ class ClipTracker:
                 cj, ck = float(cost[j][shared].mean()), float(cost[k][shared].mean())
                 if cj < ck - FRONT_MARGIN or (abs(cj - ck) <= FRONT_MARGIN and depth[j] < depth[k]):
                     hidden |= shared
-            hidden_by_k[k], _ = t.window(hidden, self.corner[k])
+            hidden_by_k[k], _ = v.window(hidden, self.corner[k])
             pix, inside = seen[k]
-            if k not in held and t.mean_cost(pix, inside) <= LOOK_OK:  # still itself: do not learn a drift
+            if k not in held and v.mean_cost(pix, inside) <= self._look_ok(v):  # still itself
                 self.look[k] = np.where((inside & ~hidden_by_k[k])[None], pix, self.look[k])
         return hidden_by_k
 
@@ -346,8 +440,11 @@ class Locator:
         return self
 
     def templates(self, frame0: np.ndarray, ann: dict) -> list[Template | None]:
+        """First looks of a clip's objects; an object of unknown material is taken to be metal."""
         m0 = np.asarray(ann["masks"])[0]
-        return [Template(frame0, m0 == k + 1) for k in range(int(ann["num_objects"]))]
+        n = int(ann["num_objects"])
+        material = list(ann.get("material", ["metal"] * n))
+        return [Template(frame0, m0 == k + 1, metal=str(material[k]) != "rubber") for k in range(n)]
 
     def track(self, video: np.ndarray, ann: dict, templates=None) -> tuple[np.ndarray, np.ndarray]:
         """video [T, H, W, C] -> (pixel points [T, n, 2], table points [T, n, 2]); NaN where not locatable.
@@ -365,9 +462,10 @@ class Locator:
         tracker = ClipTracker(cam, templates, hs, c0[:n], video.shape[1:3])
         uv = np.full((len(video), n, 2), np.nan)
         corners = np.full((len(video), n, 2), np.nan)
-        covered = []
+        views, covered = [], []
         for f, frame in enumerate(video):
             covered.append(tracker.step(frame.astype(np.float32)))
+            views.append([tracker.view.get(k) for k in range(n)])
             for k in tracker.live:
                 corners[f, k] = tracker.corner[k]
                 uv[f, k] = tracker.point(k)
@@ -376,7 +474,7 @@ class Locator:
             # the first frame's table positions are known: add the located displacement on the table to them
             p0 = np.asarray(ann["positions"], np.float64)[0, :n, :2]
             xy = p0[None] + (xy - xy[:1])
-        return Tracks(uv, xy, corners, covered)
+        return Tracks(uv, xy, corners, views, covered)
 
     def accuracy(self, clips) -> dict:
         """Cell accuracy of the whole method on ground-truth frames (visible, first-frame-visible objects)."""

@@ -116,3 +116,48 @@ def test_object_hidden_behind_a_nearer_one_is_not_swapped_for_a_look_alike():
     assert np.abs(tr.uv[:, 0] - tr.uv[0, 0]).max() <= 1.0
     assert np.abs(tr.uv[:, 2] - tr.uv[0, 2]).max() <= 1.0
     assert np.abs(tr.uv[-1, 1] - (tr.uv[0, 1] + [27, 0])).max() <= 1.0
+
+
+def _ball_clip(size: int = 128, frames: int = 12):
+    """A shaded ball rolling from the far corner of the table towards the camera (it grows about 1.6x in the
+    image), drawn with the CATER camera's perspective, and a still ball of the same colour elsewhere."""
+    from ti2v.datagen.cater.camera import Camera
+
+    cam = Camera(size)
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    path = np.linspace([-2.0, 2.5], [2.0, -1.5], frames)
+    still = np.array([-2.5, -2.0])
+    video = np.zeros((frames, size, size, 3), np.uint8)
+    masks = np.zeros((frames, size, size), np.uint8)
+    centers = np.zeros((frames, 2, 2))
+    radius = []
+    for f in range(frames):
+        img = np.full((size, size, 3), 100.0)
+        for k, xy in ((1, still), (0, path[f])):
+            c3 = np.array([xy[0], xy[1], 0.5])
+            uv = cam.project(c3)
+            r = cam.focal_px * 0.5 / -cam.to_camera(c3)[2]
+            m = (xx - uv[0]) ** 2 + (yy - uv[1]) ** 2 <= r * r
+            shade = 0.6 + 0.4 * np.clip(1 - np.hypot(xx - uv[0] + r / 3, yy - uv[1] + r / 3) / r, 0, 1)
+            img[m] = np.array([200.0, 60.0, 40.0]) * shade[m][:, None]
+            masks[f][m] = k + 1
+            centers[f, k] = uv
+            if k == 0:
+                radius.append(r)
+        video[f] = img.astype(np.uint8)
+    ann = {"num_objects": 2, "masks": masks, "shape": ["sphere"] * 2, "size": ["large"] * 2,
+           "material": ["rubber"] * 2, "centers_2d": centers}
+    return video, ann, np.array(radius)
+
+
+def test_an_object_coming_nearer_is_matched_at_its_new_size():
+    """The ball's image grows as it rolls towards the camera: the locator matches its first look scaled to each
+    place's distance, so it stays on the ball's centre (a fixed-size look fits anywhere inside the grown ball)."""
+    video, ann, radius = _ball_clip()
+    assert radius[-1] / radius[0] > 1.5
+    loc = L.Locator(heights={"sphere/large": 0.5})
+    tr = loc.track_full(video, ann)
+    err = np.linalg.norm(tr.uv - ann["centers_2d"], axis=-1)
+    assert err[:, 0].max() <= 1.5, err[:, 0]
+    assert err[:, 1].max() <= 0.5
+    assert tr.views[-1][0].scale > 1.4  # matched with a view scaled like the ball
