@@ -232,7 +232,7 @@ class ClipTracker:
     template corner and the scale of the view that matched there), its last step, and its last look (pixels seen
     clear). An object's size in the image follows its distance from the camera, which its place on the table
     fixes: each place is matched with the first look scaled to that distance (views every SCALE_STEP; a
-    lifted object, whose height is unknown, may take any scale between resting and lifted). Each frame:
+    place the object can reach only when lifted takes the scale of the lowest such lift). Each frame:
 
     1. settle: objects that still match their last place almost exactly (static and unoccluded) stay there;
     2. search the others, nearest the camera first (depth of the table point under the object), over the whole
@@ -272,8 +272,9 @@ class ClipTracker:
 
     def _views(self, t: Template, start: np.ndarray, height: float) -> dict:
         """Scale step -> (scaled view, bool map of its corners whose object point lies over the table at the
-        distance that gives that scale, resting at ``height`` or lifted by a pick-place up to LIFT above, rows
-        holding such corners); step 0 (the first look itself) is always there."""
+        distance that gives that scale, rows holding such corners, or None). A point's distance is taken resting
+        at ``height`` or, where only a pick-place lift puts it over the table, at the lowest such lift (up to
+        LIFT above). Step 0 (the first look itself) is always there."""
         d0 = self._camera_depth(backproject(self.cam, start, height), height)
         gy, gx = np.mgrid[0 : self.shape[0], 0 : self.shape[1]] + 0.5
         pts = np.stack([gx, gy], -1)
@@ -294,7 +295,7 @@ class ClipTracker:
             h, w = v.mask2d.shape
             if not v.ok or h > self.shape[0] or w > self.shape[1]:
                 continue
-            # corner -> its object point, rounded to the pixel whose centre is nearest
+            # corner -> the pixel holding its object point
             gy, gx = np.mgrid[0 : self.shape[0] - h + 1, 0 : self.shape[1] - w + 1]
             px = np.clip(np.floor(gx + start[0] - v.origin[0]).astype(int), 0, self.shape[1] - 1)
             py = np.clip(np.floor(gy + start[1] - v.origin[1]).astype(int), 0, self.shape[0] - 1)
