@@ -6,7 +6,8 @@ Method, per clip:
    of the two looks), both scaled to the object's distance from the camera at each place (perspective: a ball
    rolled from the far edge of the table to the near one grows about 2x in the image);
 2. 2D position in frame t: all objects tracked jointly (:class:`ClipTracker`): masked template matching (mean
-   absolute difference over the mask, truncated) over the whole frame, restricted to places whose
+   absolute difference over the mask, truncated; a metal object's pixel may be matched up to SHIFT_TOLERANCE
+   pixels away, as its reflections slide when it moves) over the whole frame, restricted to places whose
    back-projection lies over the table (resting, or lifted by a pick-place), with occlusion reasoning (an object
    may hide behind nearer located objects, and is not on farther ones seen whole), a motion prior (straying far
    from where its last step would bring it costs) and hysteresis (a partly covered object stays put); the
@@ -36,6 +37,7 @@ MIN_PIXELS = 8  # first-look pixels (at 128x128, scaled with the frame's area) b
 # matching costs are per object pixel, in grey levels (0-255, mean over RGB)
 TRUNCATE = 40.0  # most one pixel costs: an unknown occluder's pixels cost a constant instead of dominating
 OCCLUDED = 25.0  # most a pixel behind a nearer located object costs: above a moving metal object's true match
+HIDDEN_MIN = 8.0  # ...and least: that object explains the pixel, so resembling it is no evidence for this one
 SETTLED = 4.0  # an object matching its last place this well is still there, seen whole
 STAY_PER_PIXEL = 2.0  # hysteresis: the last place is kept unless another is better by this much...
 LOST = 22.0  # ...and no worse than this (else the object is hidden, as under a cone, and stays where it was)
@@ -43,9 +45,11 @@ MOTION = 0.2  # cost per pixel of distance from where the last step would bring 
 FREE_RADIUS = 0.05  # ...beyond this share of the image width
 LOOK_OK = 20.0  # an object's last look is learnt only where it still matches its first look this well...
 LOOK_SHARE = 0.5  # ...and, for rubber, better than this share of what a half-object miss costs
-UNCHANGED = 6.0  # a pixel within this of its first-frame value has not changed
+UNCHANGED = 6.0  # a pixel within this of its value in the first frame (or in an earlier one) has not changed
+MARGIN = 2  # pixels around an object's window that must be unchanged too for it to be taken as unmoved
 FRONT_MARGIN = 2.0  # of two overlapping objects, the one that explains the shared pixels better by this is in front
 SCALE_STEP = 1.08  # views of an object's first look are made at scales SCALE_STEP ** i
+SHIFT_TOLERANCE = 1  # in the search, a metal object's pixel matches any value within this many pixels of it
 TABLE_HALF = 3.5  # objects stay over the 6x6 grid (plus a margin)
 LIFT = 2.2  # pick-place lifts objects 2 units
 
@@ -80,6 +84,16 @@ def _overlap(corner: np.ndarray, hw: tuple[int, int], shape: tuple[int, int]):
     if ys.stop <= ys.start or xs.stop <= xs.start:
         return None
     return (ys, xs), (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
+
+
+def shift_envelope(frame: np.ndarray, radius: int = SHIFT_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel and channel, the least and the greatest value of ``frame`` [H, W, C] within ``radius`` pixels
+    (a square): a metal object's highlights and reflected edges slide by a pixel or so between frames as it
+    moves, turns or grows, so its search asks only that each pixel of its look is found nearby."""
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    size = (2 * radius + 1, 2 * radius + 1, 1)
+    return minimum_filter(frame, size), maximum_filter(frame, size)
 
 
 def _placed(values: np.ndarray, corner: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -162,6 +176,18 @@ class Template:
             cost = np.minimum(cost, np.abs(window - look).mean(-3))
         return np.minimum(cost, TRUNCATE)
 
+    def envelope_costs(self, low: np.ndarray, high: np.ndarray, look: np.ndarray | None) -> np.ndarray:
+        """As :meth:`pixel_costs`, against a :func:`shift_envelope` of the frame (windows of its ``low`` and
+        ``high`` maps): how far each pixel of the look lies outside what the frame holds nearby."""
+
+        def outside(ref):
+            return np.maximum(np.maximum(ref - high, low - ref), 0.0).mean(-3)
+
+        cost = outside(self.patch_chw)
+        if look is not None:
+            cost = np.minimum(cost, outside(look))
+        return np.minimum(cost, TRUNCATE)
+
     def cost_at(self, frame: np.ndarray, corner: np.ndarray, look: np.ndarray | None = None) -> float:
         """Mean cost per object pixel of the object placed at ``corner`` (pixels off the image cost TRUNCATE)."""
         pix, inside = self.window(frame, corner)
@@ -173,9 +199,10 @@ class Template:
         return float((cost * self.mask2d).sum() / self.pixels)
 
     def match_costs(self, frame: np.ndarray, rows: slice, look: np.ndarray | None, behind: np.ndarray,
-                    taken: np.ndarray, unchanged: np.ndarray) -> np.ndarray:
+                    taken: np.ndarray, unchanged: np.ndarray, envelope: tuple | None = None) -> np.ndarray:
         """Mean cost per object pixel with the top-left corner at every place of the frame (float32 [H, W, C])
-        whose row is in ``rows``, matching ``look`` too (see :meth:`pixel_costs`). Pixels of other objects
+        whose row is in ``rows``, matching ``look`` too (see :meth:`pixel_costs`); a metal object is matched
+        against the frame's ``envelope`` (:func:`shift_envelope`) where one is given. Pixels of other objects
         already located (bool [H, W] maps): ``behind`` = nearer objects (this one may be hidden there: they cost
         at most OCCLUDED), ``taken`` = farther objects seen whole (this one is not there: they cost TRUNCATE).
         ``unchanged`` marks pixels that look as in the first frame away from where this object started: it did
@@ -186,12 +213,15 @@ class Template:
         def windows(a):
             return np.lib.stride_tricks.sliding_window_view(a[band], (h, w), axis=(0, 1))
 
-        cost = self.pixel_costs(windows(frame), look)  # [ny, nx, h, w]
+        if self.metal and envelope is not None:
+            cost = self.envelope_costs(windows(envelope[0]), windows(envelope[1]), look)  # [ny, nx, h, w]
+        else:
+            cost = self.pixel_costs(windows(frame), look)
         on = self.mask2d > 0
         if unchanged.any():
             cost = np.where(windows(unchanged) & on, np.maximum(cost, OCCLUDED), cost)
         if behind.any():
-            cost = np.where(windows(behind), np.minimum(cost, OCCLUDED), cost)
+            cost = np.where(windows(behind), np.clip(cost, HIDDEN_MIN, OCCLUDED), cost)
         if taken.any():
             cost = np.where(windows(taken), TRUNCATE, cost)
         return (cost * self.mask2d).sum((2, 3)) / self.pixels
@@ -234,14 +264,19 @@ class ClipTracker:
     fixes: each place is matched with the first look scaled to that distance (views every SCALE_STEP; a
     place the object can reach only when lifted takes the scale of the lowest such lift). Each frame:
 
-    1. settle: objects that still match their last place almost exactly (static and unoccluded) stay there;
+    1. settle: objects that still match their last place almost exactly (static and unoccluded) stay there, and
+       so do objects last seen clearly where nothing has changed since (:meth:`_unmoved`; as when a clip's last
+       frames repeat: a look-alike elsewhere is no reason to move them);
     2. search the others, nearest the camera first (depth of the table point under the object), over the whole
-       frame: they may hide behind nearer located objects (those pixels cost at most OCCLUDED), are not on
-       farther settled ones (seen whole, so nothing is in front of them: their pixels cost TRUNCATE), did not
-       arrive where the frame still shows what the first frame showed (those pixels cost at least OCCLUDED), and
-       pay MOTION for straying from where their last step would bring them (so a hidden object is not swapped for
-       a far look-alike); the last place is kept unless clearly beaten by a good match (an object with no good
-       match anywhere is hidden, as under a cone, and stays);
+       frame (metal ones against the frame's :func:`shift_envelope`): they may hide behind nearer located
+       objects (those pixels cost between HIDDEN_MIN and OCCLUDED: resembling the object in front is no
+       evidence of being behind it), are not on farther settled ones (seen whole, so nothing is in front of
+       them: their pixels cost TRUNCATE), did not arrive where the frame still shows what the first frame showed
+       (those pixels cost at least OCCLUDED), and pay MOTION for straying from where their last step would bring
+       them (so a hidden object is not swapped for a far look-alike; a step counts only between two frames the
+       object was clearly seen in, so coming back into view is not taken for a velocity); the last place is
+       kept unless clearly beaten by a good match (an object with no good match anywhere is hidden, as under a
+       cone, and stays);
     3. layer: where two located objects overlap, the one that explains the shared pixels better is in front
        (depth from the image point is wrong for a lifted object; ties go by depth); each object's hidden pixels
        are recorded and the rest become its last look (unless it was held in place, or no longer resembles its
@@ -264,6 +299,8 @@ class ClipTracker:
             self.look[k] = self.view[k].patch_chw.copy()
             self.last_step[k] = np.zeros(2)
         self.first = None
+        self.seen_in = {}  # per object, the frame it was last located in (by a search or a settle)
+        self.found = {k: True for k in self.live}  # whether it was then clearly seen (not lost or hidden)
         self.start_masks = {k: self.placed_mask(k) for k in self.live}
 
     def _camera_depth(self, xy: np.ndarray, z: float) -> np.ndarray:
@@ -321,16 +358,18 @@ class ClipTracker:
         return m
 
     def _search(self, k: int, frame: np.ndarray, behind: np.ndarray, taken: np.ndarray,
-                unchanged: np.ndarray) -> tuple[Template, np.ndarray]:
-        """Best (view, corner) for object k over the whole frame and every scale (rules in the class docstring)."""
+                unchanged: np.ndarray, envelope: tuple) -> tuple[Template, np.ndarray, bool]:
+        """Best (view, corner) for object k over the whole frame and every scale (rules in the class docstring),
+        and whether it is clearly seen there (matches as well as :meth:`_look_ok` asks; else it is hidden, or
+        lost)."""
         expect = self.point(k) + self.last_step[k]
         was_view, was = self.view[k], self.corner[k]
-        best, best_match, stay = (np.inf, None, None), np.inf, np.inf
+        best, best_match, stay, best_res = (np.inf, None, None), np.inf, np.inf, None
         for v, allowed, rows in self.views[k].values():
             if rows is None:
                 continue
             look = self.look[k] if v is was_view else v.resample(self.look[k], was_view)
-            match = v.match_costs(frame, rows, look, behind, taken, unchanged)
+            match = v.match_costs(frame, rows, look, behind, taken, unchanged, envelope)
             gy, gx = np.mgrid[rows, 0 : match.shape[1]]
             far = np.hypot(gx + self.start[k][0] - v.origin[0] - expect[0],
                            gy + self.start[k][1] - v.origin[1] - expect[1])
@@ -339,41 +378,83 @@ class ClipTracker:
             y, x = np.unravel_index(int(np.argmin(res)), res.shape)
             if res[y, x] < best[0]:
                 best, best_match = (float(res[y, x]), v, np.array([x, y + rows.start], np.float64)), float(match[y, x])
+                best_res = (res, rows, look)
             if v is was_view and rows.start <= int(was[1]) < rows.stop and 0 <= int(was[0]) < res.shape[1]:
                 stay = float(res[int(was[1]) - rows.start, int(was[0])])
         # hysteresis: keep the last place unless a clearly better, and good, match exists elsewhere
-        if best[1] is None or stay <= best[0] + STAY_PER_PIXEL or best_match > LOST:
-            return was_view, was
-        return best[1], best[2]
+        if best[1] is None or best_match > LOST or stay <= best[0] + STAY_PER_PIXEL:
+            return was_view, was, stay <= self._look_ok(was_view)
+        seen = best_match <= self._look_ok(best[1])
+        if best[1].metal and envelope is not None:
+            return best[1], self._pinpoint(best[1], best[2], *best_res, frame, behind, taken, unchanged), seen
+        return best[1], best[2], seen
+
+    @staticmethod
+    def _pinpoint(v: Template, corner: np.ndarray, res: np.ndarray, rows: slice, look: np.ndarray,
+                  frame: np.ndarray, behind: np.ndarray, taken: np.ndarray, unchanged: np.ndarray) -> np.ndarray:
+        """A match against the shift envelope says where the object is to within SHIFT_TOLERANCE pixels (every
+        place that close may match equally): among the allowed places that close, the one matching the frame
+        itself best."""
+        r, (x, y) = SHIFT_TOLERANCE, corner.astype(int)
+        band = slice(max(y - r, rows.start), min(y + r + 1, rows.stop))
+        xs = slice(max(x - r, 0), min(x + r + 1, res.shape[1]))
+        exact = v.match_costs(frame, band, look, behind, taken, unchanged)[:, xs]
+        exact = np.where(np.isfinite(res[band.start - rows.start : band.stop - rows.start, xs]), exact, np.inf)
+        dy, dx = np.unravel_index(int(np.argmin(exact)), exact.shape)
+        return np.array([xs.start + dx, band.start + dy], np.float64)
 
     def step(self, frame: np.ndarray) -> list[np.ndarray | None]:
         """Locate every object in ``frame`` (float32 [H, W, C]); returns per object its hidden view pixels."""
         if self.first is None:
             self.first = frame
+            self.seen_in = {k: frame for k in self.live}
         same = np.abs(frame - self.first).mean(-1) < UNCHANGED
+        envelope = shift_envelope(frame) if SHIFT_TOLERANCE > 0 else None
         depth = {k: self.depth(k) for k in self.live}
         masks = {}
         held = set()  # searched but kept where they were: occluded, turning or creeping away; their look is kept
         for k in self.live:  # 1. settle
-            if self.view[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
+            unmoved = self.found[k] and self._unmoved(k, frame)
+            if not unmoved:
+                self.seen_in[k] = frame
+            if unmoved or self.view[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
+                self.found[k] = True
                 masks[k] = self.placed_mask(k)
                 self.last_step[k] = np.zeros(2)
+                if unmoved:
+                    held.add(k)
         for k in sorted(set(self.live) - set(masks), key=depth.get):  # 2. search, nearest first
             behind = np.zeros(self.shape, bool)
             taken = np.zeros(self.shape, bool)
             for j, m in masks.items():
                 (behind if depth[j] < depth[k] else taken)[...] |= m
             was_view, was_point = self.view[k], self.point(k)
-            view, self.corner[k] = self._search(k, frame, behind, taken & ~behind, same & ~self.start_masks[k])
+            was_found = self.found[k]
+            view, self.corner[k], self.found[k] = self._search(k, frame, behind, taken & ~behind,
+                                                               same & ~self.start_masks[k], envelope)
             if view is not was_view:
                 self.look[k] = view.resample(self.look[k], was_view)
                 self.view[k] = view
-            self.last_step[k] = self.point(k) - was_point
-            if not self.last_step[k].any():
+            step = self.point(k) - was_point
+            if not step.any():
                 held.add(k)
+            # a step is a velocity only between two places the object was seen at (not a jump back into view)
+            self.last_step[k] = step if was_found and self.found[k] else np.zeros(2)
             masks[k] = self.placed_mask(k)
             depth[k] = self.depth(k)
         return self._layer(frame, masks, depth, held)
+
+    def _unmoved(self, k: int, frame: np.ndarray) -> bool:
+        """Whether nothing changed (each pixel within UNCHANGED) where object k is, nor within MARGIN pixels
+        around, since the frame it was last located in: then it is still there, and a look-alike elsewhere is
+        no reason to move it (a slow mover's change adds up against that frame). Asked only of objects last
+        located by a good match: a lost one may have gone anywhere."""
+        v, m = self.view[k], MARGIN
+        h, w = v.mask2d.shape
+        x0, y0 = max(int(self.corner[k][0]) - m, 0), max(int(self.corner[k][1]) - m, 0)
+        x1, y1 = max(int(self.corner[k][0]) + w + m, 0), max(int(self.corner[k][1]) + h + m, 0)
+        a, b = frame[y0:y1, x0:x1], self.seen_in[k][y0:y1, x0:x1]
+        return bool(a.size) and bool((np.abs(a - b).mean(-1) < UNCHANGED).all())
 
     @staticmethod
     def _look_ok(v: Template) -> float:
