@@ -276,7 +276,10 @@ class ClipTracker:
        them (so a hidden object is not swapped for a far look-alike; a step counts only between two frames the
        object was clearly seen in, so coming back into view is not taken for a velocity); the last place is
        kept unless clearly beaten by a good match (an object with no good match anywhere is hidden, as under a
-       cone, and stays);
+       cone, and stays), or unless the object is not clearly seen there while elsewhere it is, better than it
+       could be behind anything (below HIDDEN_MIN), near where it was last seen clearly (the motion prior's free
+       radius widening with the frames since): a faint object lost against the backdrop in mid-air, or held on a
+       shadow, is taken up again where it lands;
     3. layer: where two located objects overlap, the one that explains the shared pixels better is in front
        (depth from the image point is wrong for a lifted object; ties go by depth); each object's hidden pixels
        are recorded and the rest become its last look (unless it was held in place, or no longer resembles its
@@ -301,6 +304,8 @@ class ClipTracker:
         self.first = None
         self.seen_in = {}  # per object, the frame it was last located in (by a search or a settle)
         self.found = {k: True for k in self.live}  # whether it was then clearly seen (not lost or hidden)
+        self.last_clear = {k: self.start[k].copy() for k in self.live}  # where it was last clearly seen...
+        self.unseen = {k: 0 for k in self.live}  # ...and how many frames ago
         self.start_masks = {k: self.placed_mask(k) for k in self.live}
 
     def _camera_depth(self, xy: np.ndarray, z: float) -> np.ndarray:
@@ -362,28 +367,47 @@ class ClipTracker:
         """Best (view, corner) for object k over the whole frame and every scale (rules in the class docstring),
         and whether it is clearly seen there (matches as well as :meth:`_look_ok` asks; else it is hidden, or
         lost)."""
+        width = frame.shape[1]
         expect = self.point(k) + self.last_step[k]
+        # where it would be seen clearly is weighed against where it was last seen clearly, the wider the longer ago
+        clear_from, clear_free = self.last_clear[k], FREE_RADIUS * width * (1 + self.unseen[k])
         was_view, was = self.view[k], self.corner[k]
-        best, best_match, stay, best_res = (np.inf, None, None), np.inf, np.inf, None
+        best, best_match, best_res = (np.inf, None, None), np.inf, None
+        clear, clear_match, clear_res = (np.inf, None, None), np.inf, None
+        stay, stay_match = np.inf, np.inf
         for v, allowed, rows in self.views[k].values():
             if rows is None:
                 continue
             look = self.look[k] if v is was_view else v.resample(self.look[k], was_view)
             match = v.match_costs(frame, rows, look, behind, taken, unchanged, envelope)
             gy, gx = np.mgrid[rows, 0 : match.shape[1]]
-            far = np.hypot(gx + self.start[k][0] - v.origin[0] - expect[0],
-                           gy + self.start[k][1] - v.origin[1] - expect[1])
-            res = match + MOTION * np.maximum(far - FREE_RADIUS * frame.shape[1], 0.0)
-            res = np.where(allowed[rows], res, np.inf)
+            gx, gy = gx + self.start[k][0] - v.origin[0], gy + self.start[k][1] - v.origin[1]  # object points
+
+            def prior(at, free):
+                return MOTION * np.maximum(np.hypot(gx - at[0], gy - at[1]) - free, 0.0)
+
+            res = np.where(allowed[rows], match + prior(expect, FREE_RADIUS * width), np.inf)
             y, x = np.unravel_index(int(np.argmin(res)), res.shape)
             if res[y, x] < best[0]:
                 best, best_match = (float(res[y, x]), v, np.array([x, y + rows.start], np.float64)), float(match[y, x])
                 best_res = (res, rows, look)
+            sharp = allowed[rows] & (match <= min(self._look_ok(v), HIDDEN_MIN))
+            res_c = np.where(sharp, match + prior(clear_from, clear_free), np.inf)
+            y, x = np.unravel_index(int(np.argmin(res_c)), res_c.shape)
+            if res_c[y, x] < clear[0]:
+                clear, clear_match = (float(res_c[y, x]), v, np.array([x, y + rows.start], np.float64)), float(match[y, x])
+                clear_res = (res_c, rows, look)
             if v is was_view and rows.start <= int(was[1]) < rows.stop and 0 <= int(was[0]) < res.shape[1]:
                 stay = float(res[int(was[1]) - rows.start, int(was[0])])
+                stay_match = float(match[int(was[1]) - rows.start, int(was[0])])
+        stay_clear = stay_match <= self._look_ok(was_view)
+        if not stay_clear and clear[1] is not None and clear_match < stay_match:
+            # not clearly seen where it was, while elsewhere it is, better than it could be behind anything (so a
+            # hidden object is not pulled out to a look-alike in front): it is there
+            best, best_match, best_res = clear, clear_match, clear_res
         # hysteresis: keep the last place unless a clearly better, and good, match exists elsewhere
-        if best[1] is None or best_match > LOST or stay <= best[0] + STAY_PER_PIXEL:
-            return was_view, was, stay <= self._look_ok(was_view)
+        elif best[1] is None or best_match > LOST or stay <= best[0] + STAY_PER_PIXEL:
+            return was_view, was, stay_clear
         seen = best_match <= self._look_ok(best[1])
         if best[1].metal and envelope is not None:
             return best[1], self._pinpoint(best[1], best[2], *best_res, frame, behind, taken, unchanged), seen
@@ -419,6 +443,7 @@ class ClipTracker:
                 self.seen_in[k] = frame
             if unmoved or self.view[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
                 self.found[k] = True
+                self.last_clear[k], self.unseen[k] = self.point(k), 0
                 masks[k] = self.placed_mask(k)
                 self.last_step[k] = np.zeros(2)
                 if unmoved:
@@ -440,6 +465,10 @@ class ClipTracker:
                 held.add(k)
             # a step is a velocity only between two places the object was seen at (not a jump back into view)
             self.last_step[k] = step if was_found and self.found[k] else np.zeros(2)
+            if self.found[k]:
+                self.last_clear[k], self.unseen[k] = self.point(k), 0
+            else:
+                self.unseen[k] += 1
             masks[k] = self.placed_mask(k)
             depth[k] = self.depth(k)
         return self._layer(frame, masks, depth, held)
