@@ -303,9 +303,8 @@ class ClipTracker:
             self.last_step[k] = np.zeros(2)
         self.first = None
         self.seen_in = {}  # per object, the frame it was last located in (by a search or a settle)
-        self.found = {k: True for k in self.live}  # whether it was then clearly seen (not lost or hidden)
         self.last_clear = {k: self.start[k].copy() for k in self.live}  # where it was last clearly seen...
-        self.unseen = {k: 0 for k in self.live}  # ...and how many frames ago
+        self.unseen = {k: 0 for k in self.live}  # ...and how many frames ago (0: clearly seen where it is)
         self.start_masks = {k: self.placed_mask(k) for k in self.live}
 
     def _camera_depth(self, xy: np.ndarray, z: float) -> np.ndarray:
@@ -363,18 +362,20 @@ class ClipTracker:
         return m
 
     def _search(self, k: int, frame: np.ndarray, behind: np.ndarray, taken: np.ndarray,
-                unchanged: np.ndarray, envelope: tuple) -> tuple[Template, np.ndarray, bool]:
+                unchanged: np.ndarray, envelope: tuple | None) -> tuple[Template, np.ndarray, bool]:
         """Best (view, corner) for object k over the whole frame and every scale (rules in the class docstring),
         and whether it is clearly seen there (matches as well as :meth:`_look_ok` asks; else it is hidden, or
         lost)."""
         width = frame.shape[1]
         expect = self.point(k) + self.last_step[k]
-        # where it would be seen clearly is weighed against where it was last seen clearly, the wider the longer ago
-        clear_from, clear_free = self.last_clear[k], FREE_RADIUS * width * (1 + self.unseen[k])
         was_view, was = self.view[k], self.corner[k]
         best, best_match, best_res = (np.inf, None, None), np.inf, None
-        clear, clear_match, clear_res = (np.inf, None, None), np.inf, None
         stay, stay_match = np.inf, np.inf
+        scored = []  # per view: (view, rows, look, match costs, object points x and y, allowed places)
+
+        def prior(gx, gy, at, free):
+            return MOTION * np.maximum(np.hypot(gx - at[0], gy - at[1]) - free, 0.0)
+
         for v, allowed, rows in self.views[k].values():
             if rows is None:
                 continue
@@ -382,31 +383,34 @@ class ClipTracker:
             match = v.match_costs(frame, rows, look, behind, taken, unchanged, envelope)
             gy, gx = np.mgrid[rows, 0 : match.shape[1]]
             gx, gy = gx + self.start[k][0] - v.origin[0], gy + self.start[k][1] - v.origin[1]  # object points
-
-            def prior(at, free):
-                return MOTION * np.maximum(np.hypot(gx - at[0], gy - at[1]) - free, 0.0)
-
-            res = np.where(allowed[rows], match + prior(expect, FREE_RADIUS * width), np.inf)
+            scored.append((v, rows, look, match, gx, gy, allowed[rows]))
+            res = np.where(allowed[rows], match + prior(gx, gy, expect, FREE_RADIUS * width), np.inf)
             y, x = np.unravel_index(int(np.argmin(res)), res.shape)
             if res[y, x] < best[0]:
                 best, best_match = (float(res[y, x]), v, np.array([x, y + rows.start], np.float64)), float(match[y, x])
                 best_res = (res, rows, look)
-            sharp = allowed[rows] & (match <= min(self._look_ok(v), HIDDEN_MIN))
-            res_c = np.where(sharp, match + prior(clear_from, clear_free), np.inf)
-            y, x = np.unravel_index(int(np.argmin(res_c)), res_c.shape)
-            if res_c[y, x] < clear[0]:
-                clear, clear_match = (float(res_c[y, x]), v, np.array([x, y + rows.start], np.float64)), float(match[y, x])
-                clear_res = (res_c, rows, look)
             if v is was_view and rows.start <= int(was[1]) < rows.stop and 0 <= int(was[0]) < res.shape[1]:
                 stay = float(res[int(was[1]) - rows.start, int(was[0])])
                 stay_match = float(match[int(was[1]) - rows.start, int(was[0])])
         stay_clear = stay_match <= self._look_ok(was_view)
-        if not stay_clear and clear[1] is not None and clear_match < stay_match:
-            # not clearly seen where it was, while elsewhere it is, better than it could be behind anything (so a
-            # hidden object is not pulled out to a look-alike in front): it is there
-            best, best_match, best_res = clear, clear_match, clear_res
+        if not stay_clear:
+            # not clearly seen where it was: where it is seen clearly, better than it could be behind anything (so a
+            # hidden object is not pulled out to a look-alike in front), it is there; such places are weighed
+            # against where it was last seen clearly, the wider the longer ago
+            clear_free = FREE_RADIUS * width * (1 + self.unseen[k])
+            clear, clear_match, clear_res = (np.inf, None, None), np.inf, None
+            for v, rows, look, match, gx, gy, allowed in scored:
+                sharp = allowed & (match <= min(self._look_ok(v), HIDDEN_MIN))
+                res = np.where(sharp, match + prior(gx, gy, self.last_clear[k], clear_free), np.inf)
+                y, x = np.unravel_index(int(np.argmin(res)), res.shape)
+                if res[y, x] < clear[0]:
+                    clear = (float(res[y, x]), v, np.array([x, y + rows.start], np.float64))
+                    clear_match, clear_res = float(match[y, x]), (res, rows, look)
+            if clear[1] is not None and clear_match < stay_match:
+                best, best_match, best_res = clear, clear_match, clear_res
+                stay = np.inf  # the hysteresis below does not hold it
         # hysteresis: keep the last place unless a clearly better, and good, match exists elsewhere
-        elif best[1] is None or best_match > LOST or stay <= best[0] + STAY_PER_PIXEL:
+        if best[1] is None or best_match > LOST or stay <= best[0] + STAY_PER_PIXEL:
             return was_view, was, stay_clear
         seen = best_match <= self._look_ok(best[1])
         if best[1].metal and envelope is not None:
@@ -438,11 +442,10 @@ class ClipTracker:
         masks = {}
         held = set()  # searched but kept where they were: occluded, turning or creeping away; their look is kept
         for k in self.live:  # 1. settle
-            unmoved = self.found[k] and self._unmoved(k, frame)
+            unmoved = self.unseen[k] == 0 and self._unmoved(k, frame)
             if not unmoved:
                 self.seen_in[k] = frame
             if unmoved or self.view[k].cost_at(frame, self.corner[k], self.look[k]) <= SETTLED:
-                self.found[k] = True
                 self.last_clear[k], self.unseen[k] = self.point(k), 0
                 masks[k] = self.placed_mask(k)
                 self.last_step[k] = np.zeros(2)
@@ -454,9 +457,9 @@ class ClipTracker:
             for j, m in masks.items():
                 (behind if depth[j] < depth[k] else taken)[...] |= m
             was_view, was_point = self.view[k], self.point(k)
-            was_found = self.found[k]
-            view, self.corner[k], self.found[k] = self._search(k, frame, behind, taken & ~behind,
-                                                               same & ~self.start_masks[k], envelope)
+            was_seen = self.unseen[k] == 0
+            view, self.corner[k], seen = self._search(k, frame, behind, taken & ~behind, same & ~self.start_masks[k],
+                                                      envelope)
             if view is not was_view:
                 self.look[k] = view.resample(self.look[k], was_view)
                 self.view[k] = view
@@ -464,8 +467,8 @@ class ClipTracker:
             if not step.any():
                 held.add(k)
             # a step is a velocity only between two places the object was seen at (not a jump back into view)
-            self.last_step[k] = step if was_found and self.found[k] else np.zeros(2)
-            if self.found[k]:
+            self.last_step[k] = step if was_seen and seen else np.zeros(2)
+            if seen:
                 self.last_clear[k], self.unseen[k] = self.point(k), 0
             else:
                 self.unseen[k] += 1

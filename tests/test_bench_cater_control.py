@@ -118,36 +118,54 @@ def test_object_hidden_behind_a_nearer_one_is_not_swapped_for_a_look_alike():
     assert np.abs(tr.uv[-1, 1] - (tr.uv[0, 1] + [27, 0])).max() <= 1.0
 
 
+def _balls_clip(objects, size: int = 128):
+    """Shaded balls on the table, drawn with the CATER camera's perspective, far ones first (so nearer ones hide
+    them). ``objects``: (table path [T, 2], radius, RGB, per-frame brightness offset [T], annotated). Returns
+    the video, the annotations of the annotated balls (rubber spheres, in order) and the locator heights that
+    fit them (a ball's centre is its radius above the table)."""
+    from ti2v.datagen.cater.camera import Camera
+
+    cam = Camera(size)
+    frames = len(objects[0][0])
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    video = np.zeros((frames, size, size, 3), np.uint8)
+    masks = np.zeros((frames, size, size), np.uint8)
+    annotated = [o for o in objects if o[4]]
+    ids = np.cumsum([o[4] for o in objects]) * [o[4] for o in objects]  # instance id (0: not annotated)
+    centers = np.zeros((frames, len(annotated), 2))
+    for f in range(frames):
+        img = np.full((size, size, 3), 100.0)
+        placed = [(np.array([*o[0][f], o[1]]), o, i) for o, i in zip(objects, ids)]
+        for c3, (_, r_world, rgb, bright, _), i in sorted(placed, key=lambda p: cam.to_camera(p[0])[2]):
+            uv = cam.project(c3)
+            r = cam.focal_px * r_world / -cam.to_camera(c3)[2]
+            m = (xx - uv[0]) ** 2 + (yy - uv[1]) ** 2 <= r * r
+            shade = 0.6 + 0.4 * np.clip(1 - np.hypot(xx - uv[0] + r / 3, yy - uv[1] + r / 3) / r, 0, 1)
+            img[m] = np.array(rgb, float) * shade[m][:, None] + bright[f]
+            masks[f][m] = i
+            if i:
+                centers[f, i - 1] = uv
+        video[f] = np.clip(img, 0, 255).astype(np.uint8)
+    n = len(annotated)
+    sizes = ["small" if o[1] < 0.5 else "large" for o in annotated]
+    ann = {"num_objects": n, "masks": masks, "shape": ["sphere"] * n, "size": sizes, "material": ["rubber"] * n,
+           "centers_2d": centers}
+    heights = {f"sphere/{s}": float(o[1]) for s, o in zip(sizes, annotated)}
+    return video, ann, heights
+
+
 def _ball_clip(size: int = 128, frames: int = 12):
     """A shaded ball rolling from the far corner of the table towards the camera (it grows about 1.6x in the
     image), drawn with the CATER camera's perspective, and a still ball of the same colour elsewhere."""
     from ti2v.datagen.cater.camera import Camera
 
     cam = Camera(size)
-    yy, xx = np.mgrid[0:size, 0:size] + 0.5
     path = np.linspace([-2.0, 2.5], [2.0, -1.5], frames)
-    still = np.array([-2.5, -2.0])
-    video = np.zeros((frames, size, size, 3), np.uint8)
-    masks = np.zeros((frames, size, size), np.uint8)
-    centers = np.zeros((frames, 2, 2))
-    radius = []
-    for f in range(frames):
-        img = np.full((size, size, 3), 100.0)
-        for k, xy in ((1, still), (0, path[f])):
-            c3 = np.array([xy[0], xy[1], 0.5])
-            uv = cam.project(c3)
-            r = cam.focal_px * 0.5 / -cam.to_camera(c3)[2]
-            m = (xx - uv[0]) ** 2 + (yy - uv[1]) ** 2 <= r * r
-            shade = 0.6 + 0.4 * np.clip(1 - np.hypot(xx - uv[0] + r / 3, yy - uv[1] + r / 3) / r, 0, 1)
-            img[m] = np.array([200.0, 60.0, 40.0]) * shade[m][:, None]
-            masks[f][m] = k + 1
-            centers[f, k] = uv
-            if k == 0:
-                radius.append(r)
-        video[f] = img.astype(np.uint8)
-    ann = {"num_objects": 2, "masks": masks, "shape": ["sphere"] * 2, "size": ["large"] * 2,
-           "material": ["rubber"] * 2, "centers_2d": centers}
-    return video, ann, np.array(radius)
+    still = np.repeat([[-2.5, -2.0]], frames, 0)
+    video, ann, _ = _balls_clip([(path, 0.5, (200, 60, 40), np.zeros(frames), True),
+                                 (still, 0.5, (200, 60, 40), np.zeros(frames), True)], size)
+    radius = np.array([cam.focal_px * 0.5 / -cam.to_camera([*xy, 0.5])[2] for xy in path])
+    return video, ann, radius
 
 
 def test_an_object_coming_nearer_is_matched_at_its_new_size():
@@ -196,42 +214,6 @@ def test_a_metal_object_whose_highlights_slide_is_still_found(monkeypatch):
     assert err0[-1] > 10, err0
 
 
-
-def _balls_clip(objects, size: int = 128):
-    """Shaded balls on the table, drawn with the CATER camera's perspective, far ones first (so nearer ones hide
-    them). ``objects``: (table path [T, 2], radius, RGB, per-frame brightness offset [T], annotated). Returns
-    the video, the annotations of the annotated balls (rubber spheres) and their per-frame visible pixels."""
-    from ti2v.datagen.cater.camera import Camera
-
-    cam = Camera(size)
-    frames = len(objects[0][0])
-    yy, xx = np.mgrid[0:size, 0:size] + 0.5
-    video = np.zeros((frames, size, size, 3), np.uint8)
-    masks = np.zeros((frames, size, size), np.uint8)
-    annotated = [o for o in objects if o[4]]
-    centers = np.zeros((frames, len(annotated), 2))
-    for f in range(frames):
-        img = np.full((size, size, 3), 100.0)
-        placed = [(np.array([*o[0][f], o[1]]), o) for o in objects]
-        for c3, (path, r_world, rgb, bright, ann) in sorted(placed, key=lambda p: cam.to_camera(p[0])[2]):
-            uv = cam.project(c3)
-            r = cam.focal_px * r_world / -cam.to_camera(c3)[2]
-            m = (xx - uv[0]) ** 2 + (yy - uv[1]) ** 2 <= r * r
-            shade = 0.6 + 0.4 * np.clip(1 - np.hypot(xx - uv[0] + r / 3, yy - uv[1] + r / 3) / r, 0, 1)
-            img[m] = np.array(rgb, float) * shade[m][:, None] + bright[f]
-            k = [a[0] is path for a in annotated].index(True) if ann else -1
-            masks[f][m] = k + 1
-            if ann:
-                centers[f, k] = uv
-        video[f] = np.clip(img, 0, 255).astype(np.uint8)
-    n = len(annotated)
-    sizes = ["small" if o[1] < 0.5 else "large" for o in annotated]
-    ann = {"num_objects": n, "masks": masks, "shape": ["sphere"] * n, "size": sizes, "material": ["rubber"] * n,
-           "centers_2d": centers}
-    heights = {f"sphere/{s}": float(o[1]) for s, o in zip(sizes, annotated)}
-    return video, ann, heights
-
-
 def _emerging_clip(steps, bright=None, decoy=None):
     """A small faint ball (rubber, standing out little from the table: its look is never relearnt) rolls across
     the view behind a big blue ball standing nearer the camera, and comes out on the other side; ``steps`` [T]
@@ -257,8 +239,8 @@ def _emerging_clip(steps, bright=None, decoy=None):
 
 
 def test_an_object_lost_behind_another_is_found_again_when_it_comes_out():
-    """While hidden the square is held where it was last seen, where then nothing changes; it is still searched
-    for (it was not seen there), found when it comes out, and followed to where it stops."""
+    """While hidden the faint ball is held where it was last seen, where then nothing changes; it is still
+    searched for (it was not seen there), found when it comes out, and followed to where it stops."""
     video, ann, heights = _emerging_clip(np.r_[np.linspace(0, 1, 10), 1, 1])
     seen = (ann["masks"] == 1).sum((1, 2))
     assert seen[0] > 20 and seen.min() == 0  # hidden mid-clip
@@ -269,8 +251,9 @@ def test_an_object_lost_behind_another_is_found_again_when_it_comes_out():
 
 
 def test_coming_back_into_view_is_not_a_velocity():
-    """The square comes out 20 px from where it was last seen and stops; the frames repeat. Taking that jump for
-    its velocity would send it on to a look-alike where the jump points (the decoy); it stays where it stopped."""
+    """The faint ball comes out about 30 px from where it was last seen and stops; the frames repeat. Taking that
+    jump for its velocity would send it on to a look-alike where the jump points (the decoy); it stays where it
+    stopped."""
     lit = [0] * 6 + [10] * 4  # lit anew where it comes out: it matches its first look only fairly (cost ~10)
     video, ann, heights = _emerging_clip([0, .1, .2, .3, .4, .5, .9, .9, .9, .9], lit, decoy=(1.3, 6, 10))
     tr = L.Locator(heights).track_full(video, ann)
@@ -279,7 +262,7 @@ def test_coming_back_into_view_is_not_a_velocity():
 
 
 def test_an_object_held_on_a_look_alike_is_taken_where_it_is_seen_clearly():
-    """While the square is hidden, a fair look-alike (a copy lit 10 grey levels brighter) appears where it was
+    """While the faint ball is hidden, a fair look-alike (a copy lit 10 grey levels brighter) appears where it was
     last seen clearly, and the tracker holds it there; it comes out 37 px away, matching its first look well.
     Held where it is not clearly seen, it goes where it is (the motion prior widening with the frames since it
     was last seen clearly), though hysteresis and a 37 px jump would keep it on the look-alike."""
