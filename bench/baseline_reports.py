@@ -4,7 +4,7 @@
    explicit captions; ``oracle`` passes the ground truth through ``--vqvae`` when one is given (for instance the
    VQ-VAE of bench/learning_curve.py, trained on Single Moving MNIST), else it is the ground truth itself.
 2. CATER-GEN-v2 rendered with Blender (128x128, few samples to keep it short): train and test splits (the
-   benchmark's object locator is fitted on train frames and its held-out accuracy printed next to the scores),
+   shipped judge locates the objects; its cell accuracy on the ground truth is printed next to the scores),
    scored with explicit and with ambiguous captions.
 
 Metrics that need downloaded weights (LPIPS, FID, FVD, diversity) appear as skipped on machines without them.

@@ -1,56 +1,51 @@
 """Exact controllability for CATER-GEN (action precision, referring-expression precision in the sense of MAGE+),
-from the shards' own scene state, with objects located in generated frames by :mod:`.locator`.
+from the shards' own scene state, with objects located in generated frames by the learned judge
+(:mod:`.judge`; its file, sha256 and measured accuracy are reported next to every score).
 
 Per clip and caption sentence (action a; explicit or ambiguous match sets stored by the generator):
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring
   expression matches), cells C = ``match_cells_<mode>[a]`` (explicit: the named cell; ambiguous: the quadrant);
-* slide / pick_place correct: some o in O moved (more than MOVE_UNITS table units) and ends (last frame,
-  located) in a cell of C;
-* contain correct: some cone o in O moved and ends over the starting point of some object of
-  ``match_targets_<mode>[a]`` (within its half extent + CONTAIN_SLACK; the covered object's cell would be too
-  coarse a test, as it may sit on a cell edge);
-* not judgeable, and left out of both precisions (counted in ``actions_not_judgeable``): rotate of a cylinder
-  (rotationally symmetric: the frames do not change); a sentence whose candidate objects are all (nearly) hidden in the
-  given first frame (no appearance to look for); a sentence whose actor is less than SEEN_SHARE visible in the
-  ground truth's first or last frame (:func:`seen_shares`: its start or its outcome cannot be seen);
-* rotate correct: some o in O stays in its cell and its appearance changes (max over frames of the mean absolute
-  difference between its located window and its first-frame pixels > ROTATE_CHANGE, on 0-255, over its pixels
-  no other object hides: see :func:`appearance_change`);
-* referring-expression correct: some object acted and the one that did the most of that kind of change (among objects
-  not named only by the clip's other sentence, nor put under a cone, which end hidden) (largest displacement for
-  slide / pick_place / contain, largest appearance change for rotate, among still objects whose turning shows:
-  not spheres, cones or cylinders, which change only by reflections) is in O, and (for placements) ended in C;
-* unnamed objects still: objects matched by no sentence (and at least SEEN_SHARE visible in the ground truth's
+* slide / pick_place correct: some o in O moved (more than MOVE_UNITS table units), ends (last frame, located)
+  in a cell of C, and was seen lifted off the table in some frame for a pick-place, in none for a slide;
+* contain correct: some cone o in O moved and ends over the starting point of an object it can contain: one of
+  ``match_targets_<mode>[a]`` that is not o itself and is smaller than o (the stored ambiguous target set of
+  "the cone is ... containing the cone" holds the acting cone too), within o's half extent + CONTAIN_SLACK;
+* rotate correct: some o in O stays in its cell and the judge sees it turned in some frame;
+* referring-expression correct: the object that did the most of that kind of change (largest located
+  displacement for slide / pick_place / contain; most surely turned among still cubes and snitches for rotate),
+  leaving out objects only the clip's other sentence names and objects put under a cone, is in O, and (for
+  placements) ended in C;
+* not judgeable (counted by reason, left out of both precisions), only what the frames cannot show:
+  ``first_look_hidden`` every candidate shows fewer than MIN_FIRST_PIXELS in the given first frame;
+  ``actor_hidden`` the ground truth's actor shows less than SEEN_SHARE of itself in the clip's first or last
+  frame; ``turn_not_shown`` a rotate whose turning no frame of the clip shows (a cylinder, or a cube sampled
+  only at multiples of 90 degrees); ``not_finished`` the clip ends before the action does (slowest speeds);
+* unnamed objects still: objects matched by no sentence (and at least SEEN_SHARE in sight in the ground truth's
   first and last frames) stay in their starting cell and within STILL_PX pixels of their starting point.
+Pixel tolerances (STILL_PX, STOP_PX) are stated for 128 px frames and scale with the frame size.
 Action precision = share of sentences correct; referring precision = share with the right object acting.
-Every score comes with the locator's cell accuracy on held-out ground-truth frames.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from ti2v.datagen.cater.scene import SIZES
 from ti2v.datagen.speed import motion_end_frame
 
-from .locator import Locator, cell_of
+from .judge import LIFTED_P, TURNED_P, Judge
+from .judge_train import VIS_SHARE, shown_share, turn_label
+from .table_geometry import cell_of
 
-REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "visible", "centers_2d", "boxes_2d", "masks",
-                 "num_actions",
-                 "action_slot", "action_kind", "action_end")
-ROTATE_CHANGE = 3.0
-STILL_PX = 3.0
-SYMMETRIC = ("cylinder",)  # rotating about the vertical axis leaves their pixels unchanged
-UNCHANGED_BY_TURNING = SYMMETRIC + ("sphere", "cone")
+REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "rotations", "visible", "centers_2d", "boxes_2d",
+                 "masks", "num_actions", "action_slot", "action_kind", "action_end")
+STILL_PX = 3.0  # at 128 px
+TURNS = ("cube", "snitch")  # shapes whose turning shows (a sphere, cone or cylinder looks the same turned)
 MOVE_UNITS = 0.3  # table units (cells are 1 unit; the shortest slides move about 0.75)
 CONTAIN_SLACK = 0.25  # table units beyond the cone's own half extent
-SEEN_SHARE = 0.5
-STOP_PX = 1.5
-CLEAR_SHARE = 0.5
+SEEN_SHARE = VIS_SHARE  # what the judge is trained to call "in sight"
+STOP_PX = 1.5  # at 128 px
 LABELS = (-3, -2, -1, 1, 2, 3)
-FIT_CLIPS = 32
 HELDOUT_CLIPS = 16
 
 
@@ -72,97 +67,62 @@ def _end_frame(track: np.ndarray, tol: float = STOP_PX) -> int:
     return t if end >= t - 1 and len(moving) else end
 
 
-def appearance_change(video: np.ndarray, template, tracks, k: int) -> float:
-    """Largest mean absolute difference (0-255) between object k's located window and its first-frame pixels (both
-    through the view the locator matched, scaled to the object's distance), over frames where at least half of it
-    is clear of nearer objects, counting only its clear pixels (so being passed in front of by another object is
-    not mistaken for rotating)."""
-    if not template.ok:
-        return 0.0
-    best = 0.0
-    for f in range(1, len(video)):
-        view = tracks.views[f][k]
-        win, inside = view.window(video[f], tracks.corners[f, k])
-        if not inside.all():
-            continue
-        m = view.mask2d > 0
-        clear = m & ~tracks.covered[f][k]
-        if clear.sum() < CLEAR_SHARE * m.sum():
-            continue
-        best = max(best, float(np.abs(win.astype(np.float32) - view.patch)[clear].mean()))
-    return best
-
-
 def seen_shares(ann: dict, k: int, idx: np.ndarray) -> tuple[float, float]:
-    """How much of object k the ground truth shows in the clip's first and last frames: its mask's share of its
-    (unoccluded) projected box, relative to the most it shows in any frame of the video (so the shape's own fill
-    of its box cancels out)."""
-    masks, boxes = np.asarray(ann["masks"]), np.asarray(ann["boxes_2d"], np.float64)[:, k]
-    h, w = masks.shape[1:3]
-    area = ((np.clip(boxes[:, 2], 0, w) - np.clip(boxes[:, 0], 0, w))
-            * (np.clip(boxes[:, 3], 0, h) - np.clip(boxes[:, 1], 0, h)))
-    fill = np.where(area > 0, (masks == k + 1).sum((1, 2)) / np.maximum(area, 1e-9), 0.0)
-    full = fill.max()
-    return (float(fill[idx[0]] / full), float(fill[idx[-1]] / full)) if full > 0 else (0.0, 0.0)
+    """How much of object k the ground truth shows in the clip's first and last frames (:func:`shown_share`;
+    0 while it is under a cone)."""
+    share = shown_share(np.asarray(ann["masks"]), np.asarray(ann["boxes_2d"], np.float64), k)
+    vis = np.asarray(ann["visible"])[:, k]
+    return float(share[idx[0]] * vis[idx[0]]), float(share[idx[-1]] * vis[idx[-1]])
+
+
+def turn_shown(ann: dict, k: int, idx: np.ndarray) -> bool:
+    """Whether some frame of the clip shows object k turned (its yaw off every symmetry of its shape)."""
+    yaw = np.asarray(ann["rotations"])[idx, k, 2]
+    return bool((turn_label(str(ann["shape"][k]), yaw - yaw[0]) == 1).any())
+
+
+def containable(ann: dict, cone: int, targets: list[int]) -> list[int]:
+    """Of a contain sentence's targets, those cone ``cone`` can cover: not itself, and smaller than it."""
+    return [c for c in targets if c != cone and SIZES.get(str(ann["size"][c]), 0) < SIZES.get(str(ann["size"][cone]), 0)]
 
 
 class CaterScorer:
-    def __init__(self, locator: Locator, mode: str, locator_report: dict):
-        self.locator, self.mode, self.locator_report = locator, mode, locator_report
-        self._truth_tracks: dict[int, np.ndarray] = {}
-
-    def truth_track(self, clip, templates) -> np.ndarray:
-        """The ground-truth clip read by the same locator (so truth and generated motion ends compare alike)."""
-        if clip.index not in self._truth_tracks:
-            self._truth_tracks = {clip.index: self.locator.track(clip.video, clip.annotations, templates)[0]}
-        return self._truth_tracks[clip.index]
+    def __init__(self, judge: Judge, mode: str, judge_report: dict):
+        self.judge, self.mode, self.judge_report = judge, mode, judge_report
 
     @classmethod
-    def for_reader(cls, reader, cfg) -> "CaterScorer":
-        from .data import ClipReader
-
+    def for_reader(cls, reader, cfg, device: str = "cpu") -> "CaterScorer":
+        """The judge (shipped, or ``cfg.judge``) and its accuracy on the evaluated split's first ground-truth
+        clips (no fitting: the judge is trained once, on renders of its own seeds)."""
         check_keys(reader.annotation_keys, reader.captions, str(reader.dir))
-        train_dir = Path(reader.dir).parent / "train"
-        test_clips = []
-        fit_anns = []
-        if train_dir != Path(reader.dir) and (train_dir / "manifest.json").exists():
-            tr = ClipReader(train_dir, None, reader.captions, "random", cfg.seed, reader.T, limit=FIT_CLIPS)
-            fit_anns = [c.annotations for c in tr]
-            fit_source = f"{train_dir} ({len(fit_anns)} clips)"
-            for c in reader:
-                test_clips.append(c)
-                if len(test_clips) >= HELDOUT_CLIPS:
-                    break
-            held_source = f"first {len(test_clips)} clips of the evaluated split (ground-truth frames)"
-        else:
-            allc = list(ClipReader(reader.dir, None, reader.captions, "random", cfg.seed, reader.T,
-                                   limit=2 * HELDOUT_CLIPS))
-            half = max(1, len(allc) // 2)
-            fit_anns = [c.annotations for c in allc[:half]]
-            test_clips = allc[half:] or allc[:half]
-            fit_source = f"first {half} clips of {reader.dir} (no train split found)"
-            held_source = f"{len(test_clips)} other clips of the evaluated split (ground-truth frames)"
-        size_px = int(test_clips[0].video.shape[1])
-        loc = Locator().fit(fit_anns, size_px)
-        acc = loc.accuracy(test_clips)
-        acc.update(fit_on=fit_source, measured_on=held_source)
-        return cls(loc, reader.captions, acc)
+        judge = Judge.load(getattr(cfg, "judge", None), device=device)
+        clips = []
+        for c in reader:
+            clips.append(c)
+            if len(clips) >= HELDOUT_CLIPS:
+                break
+        acc = judge.accuracy(clips)
+        acc.update(judge.describe(), measured_on=f"ground truth of the first {len(clips)} clips of {reader.dir}")
+        return cls(judge, reader.captions, acc)
 
-    def score_clip(self, video: np.ndarray, clip) -> dict:
+    def score_clip(self, video: np.ndarray, clip, tracks=None) -> dict:
+        """One generated clip against the clip's caption (``tracks``: the judge's reading of ``video``, when
+        already made, e.g. to score one video under both caption kinds)."""
         ann = clip.annotations
         n = int(ann["num_objects"])
         idx = np.asarray(clip.frame_indices)
-        templates = self.locator.templates(clip.video[0], ann)
-        tr = self.locator.track_full(video, ann, templates)
+        tr = tracks if tracks is not None else self.judge.track(video, ann, first_frame=clip.video[0])
         uv, xy = tr.uv, tr.xy
         pos = np.asarray(ann["positions"])[idx]
-        vis = np.asarray(ann["visible"])[idx]
         start_cell = [cell_of(pos[0, k, :2]) for k in range(n)]
         end_cell = [cell_of(xy[-1, k]) if not np.isnan(xy[-1, k]).any() else None for k in range(n)]
-        disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0)
+        px = video.shape[1] / 128  # pixel tolerances are stated at 128 px
+        disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0) / px
         moved = np.nan_to_num(np.linalg.norm(xy[-1] - xy[0], axis=-1), nan=0.0) > MOVE_UNITS
-        change = np.array([appearance_change(video, t, tr, k) for k, t in enumerate(templates)])
+        turned = tr.turned.max(0) if len(tr.turned) else np.zeros(n)
+        lifted = (tr.lifted.max(0) if len(tr.lifted) else np.zeros(n)) > LIFTED_P
         seen = [seen_shares(ann, k, idx) for k in range(n)]
+        truth_uv = np.asarray(ann["centers_2d"], np.float64)[idx]
         mo = np.asarray(ann[f"match_objects_{self.mode}"])
         mc = np.asarray(ann[f"match_cells_{self.mode}"])
         mt = np.asarray(ann[f"match_targets_{self.mode}"])
@@ -173,54 +133,55 @@ class CaterScorer:
         for a in range(na):
             kind = str(ann["action_kind"][a])
             cands = all_cands[a]
-            # objects only the other sentence names (or hides) may move too: they do not compete for "actor" here
-            # and objects put under a cone (by either sentence) end hidden: their located displacement means nothing
+            # objects only the other sentence names may move too: they do not compete for "actor" here; objects
+            # put under a cone (by either sentence) end hidden, so their located displacement means nothing
             others = {k for b in range(na) if b != a for k in all_cands[b]} | set(np.nonzero(mt[:na, :n].any(0))[0])
             others -= set(cands)
-            disp_a = np.where([k in others for k in range(n)], -1.0, disp)
-            change_a = np.where([k in others for k in range(n)], -1.0, change)
+            out = np.array([k in others for k in range(n)])
+            disp_a = np.where(out, -1.0, disp)
             named.update(cands)
             cells = {(LABELS[i], LABELS[j]) for i in range(6) for j in range(6) if mc[a, i, j]}
-            if not cells and "target_cell" in ann and kind in ("slide", "pick_place"):
-                cells = {tuple(int(v) for v in ann["target_cell"][a])}
             targets = [k for k in range(n) if mt[a, k]]
             named.update(targets)
             subj = int(ann["action_slot"][a])
-            if not any(templates[o].ok for o in cands) or (0 <= subj < n and min(seen[subj]) < SEEN_SHARE):
-                # every candidate is (nearly) hidden in the given first frame (no appearance to find), or the ground
-                # truth's own actor is mostly hidden at the start or at the end (its outcome cannot be seen)
+            reason = None
+            if not any(tr.ok[o] for o in cands):
+                reason = "first_look_hidden"
+            elif 0 <= subj < n and min(seen[subj]) < SEEN_SHARE:
+                reason = "actor_hidden"
+            elif kind == "rotate" and not any(turn_shown(ann, o, idx) for o in cands if o == subj):
+                reason = "turn_not_shown"
+            elif kind != "rotate" and int(ann["action_end"][a]) > int(idx[-1]):
+                reason = "not_finished"
+            if reason:
                 ok = ref_ok = None
             elif kind in ("slide", "pick_place"):
-                ok = any(end_cell[o] in cells and moved[o] for o in cands)
+                ok = any(end_cell[o] in cells and moved[o] and lifted[o] == (kind == "pick_place") for o in cands)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":
-                reach = {o: SIZES.get(str(ann["size"][o]), 0.5) + CONTAIN_SLACK for o in cands}  # cone over it
-                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < reach[o]
-                         for o in cands for c in targets)
+                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < SIZES.get(str(ann["size"][o]), 0.5)
+                         + CONTAIN_SLACK for o in cands for c in containable(ann, o, targets))
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands
-            elif kind == "rotate" and all(str(ann["shape"][o]) in SYMMETRIC for o in cands):
-                ok = ref_ok = None  # a spinning cylinder looks the same in every frame: not judgeable from pixels
             elif kind == "rotate":
-                ok = any(end_cell[o] == start_cell[o] and change[o] > ROTATE_CHANGE for o in cands)
-                # only shapes whose turning shows compete (a still sphere or cone changes only by reflections)
-                turns = np.array([str(ann["shape"][k]) not in UNCHANGED_BY_TURNING for k in range(n)])
-                actor = int(np.argmax(np.where((disp <= STILL_PX) & turns, change_a, -1)))
-                ref_ok = actor in cands and change[actor] > ROTATE_CHANGE
+                ok = any(end_cell[o] == start_cell[o] and turned[o] > TURNED_P for o in cands)
+                turns = np.array([str(ann["shape"][k]) in TURNS for k in range(n)])
+                actor = int(np.argmax(np.where((disp <= STILL_PX) & turns & ~out, turned, -1)))
+                ref_ok = actor in cands and turned[actor] > TURNED_P
             else:
                 ok = ref_ok = False
             rec = {"kind": kind, "correct": None if ok is None else bool(ok),
                    "referring_correct": None if ref_ok is None else bool(ref_ok), "candidates": cands}
+            if reason:
+                rec["not_judgeable"] = reason
             if kind in ("slide", "pick_place", "contain") and 0 <= subj < n:
-                # truth and generated read the same way (located 2D tracks); the annotated end is kept too
-                rec["end_frame_truth"] = _end_frame(self.truth_track(clip, templates)[:, subj])
+                rec["end_frame_truth"] = _end_frame(truth_uv[:, subj] / px)
                 rec["end_frame_annotated"] = motion_end_frame(int(ann["action_end"][a]), idx)
-                rec["end_frame_generated"] = _end_frame(uv[:, subj]) if not np.isnan(uv[:, subj]).any() else len(idx)
+                rec["end_frame_generated"] = (_end_frame(uv[:, subj] / px) if not np.isnan(uv[:, subj]).any()
+                                              else len(idx))
             actions.append(rec)
-        # objects the ground truth shows mostly hidden in the first or the last frame are not judged
-        unnamed = [k for k in range(n) if k not in named and vis[-1, k] and templates[k].ok
-                   and min(seen[k]) >= SEEN_SHARE]
+        unnamed = [k for k in range(n) if k not in named and tr.ok[k] and min(seen[k]) >= SEEN_SHARE]
         still = all(end_cell[k] == start_cell[k] and disp[k] <= STILL_PX for k in unnamed)
         return {
             "actions": actions,
@@ -234,21 +195,26 @@ class CaterScorer:
         acts = [a for a in every if a["correct"] is not None]
         still = [r["unnamed_still"] for r in records if r["unnamed_still"] is not None]
         ends = [abs(a["end_frame_generated"] - a["end_frame_truth"]) for a in acts if "end_frame_truth" in a]
-        by_kind = {}
+        by_kind, reasons = {}, {}
         for a in acts:
             by_kind.setdefault(a["kind"], []).append(a["correct"])
+        for a in every:
+            if a.get("not_judgeable"):
+                reasons[a["not_judgeable"]] = reasons.get(a["not_judgeable"], 0) + 1
         return {
             "clips": len(records), "actions": len(acts), "captions": self.mode,
             "actions_not_judgeable": len(every) - len(acts),
+            "not_judgeable_share": (len(every) - len(acts)) / len(every) if every else None,
+            "not_judgeable_reasons": dict(sorted(reasons.items())),
             "action_precision": float(np.mean([a["correct"] for a in acts])) if acts else None,
             "referring_precision": float(np.mean([a["referring_correct"] for a in acts])) if acts else None,
             "clip_all_actions_correct": float(np.mean([r["action_correct"] for r in records])) if records else None,
             "unnamed_still": float(np.mean(still)) if still else None,
             "end_frame_error": float(np.mean(ends)) if ends else None,
             "action_precision_by_kind": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
-            "locator_accuracy": self.locator_report["cell_accuracy"],
-            "locator": self.locator_report,
-            "thresholds": {"rotate_change": ROTATE_CHANGE, "still_px": STILL_PX, "stop_px": STOP_PX},
+            "judge_cell_accuracy": self.judge_report["cell_accuracy"],
+            "judge": self.judge_report,
+            "thresholds": {"turned_p": TURNED_P, "still_px": STILL_PX, "stop_px": STOP_PX, "move_units": MOVE_UNITS},
         }
 
 

@@ -68,9 +68,11 @@ def main():
 @click.option("--strict", is_flag=True, help="fail instead of skipping metrics whose weights are missing")
 @click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
 @click.option("--random-weights", is_flag=True, help="random-init feature networks (timing and pipeline tests only)")
+@click.option("--judge", type=click.Path(dir_okay=False), default=None,
+              help="CATER-GEN judge file (default: the shipped, sha256-pinned one); reports name its sha256")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
 def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
-             vqvae, random_weights, feature_resize):
+             vqvae, random_weights, judge, feature_resize):
     """Score MODEL (MAGE .ckpt, module:callable, video folder, static, oracle) on the DATA shards."""
     from ti2v.datagen.shard import ShardFormatError
 
@@ -81,10 +83,11 @@ def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch
 
     cfg = EvalConfig(model=model, data=data, split=split, captions=captions, samples=samples, metrics=metrics,
                      speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
-                     strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae)
+                     strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae,
+                     judge=judge)
     try:
         report = run(cfg)
-    except (ModelError, MetricUnavailable, ShardFormatError, FileNotFoundError, ValueError) as e:
+    except (ModelError, MetricUnavailable, ShardFormatError, FileNotFoundError, ValueError) as e:  # JudgeError too
         raise click.UsageError(str(e)) from None
     except KeyError as e:
         raise click.UsageError(str(e.args[0]) if e.args else str(e)) from None
@@ -150,6 +153,46 @@ def weights_verify(names, as_json):
             extra = r.get("sha256", "") if r["status"] != "missing" else r["command"]
             click.echo(f"{r['name']:14s} {r['status']:18s} {extra}")
     sys.exit(1 if any(r["status"] == "checksum mismatch" for r in rows) else 0)
+
+
+@main.group()
+def judge():
+    """The learned CATER-GEN judge that locates objects for the controllability scores."""
+
+
+@judge.command("train")
+@click.option("--preset", default="judge-cater", show_default=True,
+              help="judge preset (templates/presets/judge-*.yaml) or a YAML file: render seeds, settings, schedule")
+@click.option("--data", type=click.Path(file_okay=False), default="runs/judge/data", show_default=True,
+              help="folder for the training renders (made if missing, resumed if partial)")
+@click.option("--out", type=click.Path(dir_okay=False), default="runs/judge/cater-judge.safetensors",
+              show_default=True, help="judge file to write (metrics log beside it as .jsonl)")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Blender workers")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="override the preset's step count")
+@click.option("--max-minutes", type=click.FloatRange(min=0.1), default=None, help="stop training after this")
+def judge_train(preset, data, out, workers, steps, max_minutes):
+    """Render the preset's training splits and train the judge on their exact labels.
+
+    Example: ti2v-bench judge train --preset judge-cater --workers 2
+    """
+    from pathlib import Path
+
+    from .judge_train import load_preset, train_from_preset
+
+    info = train_from_preset(load_preset(preset), Path(data), Path(out), workers=workers, max_minutes=max_minutes,
+                             steps=steps)
+    click.echo(f"judge written to {out}: {info['steps']} steps in {info['minutes']} min on {info['clips']} clips, "
+               f"sha256 {info['sha256']}")
+
+
+@judge.command("info")
+@click.argument("path", required=False)
+def judge_info(path):
+    """Show a judge file's checksum, training renders and held-out accuracy (default: the shipped one)."""
+    from .judge import Judge
+
+    j = Judge.load(path)
+    click.echo(json.dumps(dict(j.describe(), path=str(j.path)), indent=1, default=str))
 
 
 def cli_main() -> None:

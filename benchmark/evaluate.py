@@ -49,6 +49,7 @@ class EvalConfig:
     vqvae: str | None = None
     grid_clips: int = 4
     clip_length: int = 10
+    judge: str | None = None  # CATER judge file; None: the shipped, pinned one
 
 
 def default_metrics(captions: str) -> tuple[str, ...]:
@@ -125,7 +126,7 @@ def build_accumulators(metrics, cfg: EvalConfig, device: str, samples: int):
     return acc, skipped, used_weights
 
 
-def control_scorer(dataset: str, reader: ClipReader, cfg: EvalConfig):
+def control_scorer(dataset: str, reader: ClipReader, cfg: EvalConfig, device: str = "cpu"):
     if dataset.startswith("mnist"):
         missing = [k for k in mnist_control.REQUIRED_KEYS if k not in reader.annotation_keys]
         if missing:
@@ -135,7 +136,7 @@ def control_scorer(dataset: str, reader: ClipReader, cfg: EvalConfig):
     if dataset.startswith("cater"):
         from . import cater_control
 
-        return "cater", cater_control.CaterScorer.for_reader(reader, cfg)
+        return "cater", cater_control.CaterScorer.for_reader(reader, cfg, device)
     raise KeyError(f"metric control: no controllability scorer for dataset {dataset!r}")
 
 
@@ -172,7 +173,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
     if len(reader) == 0:
         raise ValueError(f"no clips to evaluate in {reader.dir}")
     dataset = reader.dataset
-    control = control_scorer(dataset, reader, cfg) if "control" in metrics else None
+    control = control_scorer(dataset, reader, cfg, device) if "control" in metrics else None
     model = resolve_model(cfg.model, device, cfg.vqvae)
     acc, skipped, used_weights = build_accumulators(metrics, cfg, device, samples)
 

@@ -81,23 +81,25 @@ def markdown(report: dict) -> str:
             "",
         ]
     elif c and c.get("kind") == "cater":
-        lines += _table("Controllability (exact, from the shards' scene state; objects located by the trained locator):",
+        j = c["judge"]
+        lines += _table("Controllability (exact, from the shards' scene state; objects located by the learned judge):",
                         ["Dataset", "action precision ↑", "referring-expression precision ↑", "unnamed objects still ↑",
-                         "locator cell accuracy (held-out GT frames)"],
+                         "judge cell accuracy (GT frames)"],
                         [name, _fmt(c.get("action_precision")), _fmt(c.get("referring_precision")),
-                         _fmt(c.get("unnamed_still")), _fmt(c.get("locator_accuracy"))])
+                         _fmt(c.get("unnamed_still")), _fmt(c.get("judge_cell_accuracy"))])
+        reasons = ", ".join(f"{k} {v}" for k, v in c.get("not_judgeable_reasons", {}).items()) or "none"
         lines += [
-            f"Locator fitted on {c['locator'].get('fit_on')}; accuracy measured on {c['locator'].get('measured_on')} "
-            f"({c['locator'].get('objects_frames')} object-frames, mean 2D error {_fmt(c['locator'].get('mean_2d_error_px'), 2)} px). "
+            f"Judge {j.get('file')} (sha256 {str(j.get('sha256'))[:16]}..., "
+            f"{'pinned' if j.get('pinned') else 'NOT the pinned judge'}); cell accuracy measured on "
+            f"{j.get('measured_on')} ({j.get('objects_frames')} object-frames, mean 2D error "
+            f"{_fmt(j.get('mean_2d_error_px'), 2)} px, in-sight accuracy {_fmt(j.get('in_sight_accuracy'))}). "
             f"Action precision by kind: {', '.join(f'{k} {v:.2f}' for k, v in c.get('action_precision_by_kind', {}).items())}"
-            f" over {c.get('actions')} judged sentences ({c.get('actions_not_judgeable', 0)} not judgeable: "
-            "rotating cylinders look unchanged, the named object is hidden in the first frame, or the ground truth "
-            "shows its actor less than half visible at the start or the end).",
+            f" over {c.get('actions')} judged sentences; {c.get('actions_not_judgeable', 0)} not judgeable ({reasons}).",
             "",
         ]
-        acc = c.get("locator_accuracy")
+        acc = c.get("judge_cell_accuracy")
         if acc is None or acc < 0.95:
-            lines += [f"> **Warning**: the locator puts only {_fmt(acc)} of held-out ground-truth objects in the right "
+            lines += [f"> **Warning**: the judge puts only {_fmt(acc)} of ground-truth objects in the right "
                       "cell (target >= 0.95); the controllability scores above are not reliable at this accuracy.", ""]
     skipped = {k: v for k, v in m.items() if isinstance(v, dict)}
     if skipped:

@@ -69,6 +69,18 @@ class ScenePlan:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScenePlan":
+        """The plan back from :meth:`to_dict` (e.g. a shard's ``plan_json``; poses rounded to 1e-6)."""
+        acts = [act.Action(**dict(a, target_xy=tuple(a["target_xy"]) if a["target_xy"] is not None else None,
+                                  target_cell=tuple(a["target_cell"]) if a["target_cell"] is not None else None))
+                for a in d["actions"]]
+        return cls(d["version"], int(d["frames"]), [ObjectSpec(**o) for o in d["objects"]],
+                   np.asarray(d["positions"], float).reshape(int(d["frames"]), -1, 3),
+                   np.asarray(d["yaws"], float).reshape(int(d["frames"]), -1),
+                   np.asarray(d["visible"], bool).reshape(int(d["frames"]), -1), acts,
+                   d["caption_explicit"], d["caption_ambiguous"], d["match_explicit"], d["match_ambiguous"])
+
 
 def evaluate(objects: list[ObjectSpec], start_xy: np.ndarray, start_yaw: np.ndarray, actions: list[act.Action], frames: int):
     """Per-frame state of every object under ``actions`` (the same numbers the renderer will set)."""

@@ -1,0 +1,202 @@
+"""The shipped CATER-GEN judge: loading it (checksum first), and tracking a clip's objects with it.
+
+The judge is a :class:`.judge_net.JudgeNet` trained by ``ti2v-bench judge train --preset judge-cater``
+(:mod:`.judge_train`), stored as one safetensors file whose metadata holds its settings, the render seeds of its
+training data and its training run. The file in
+the package, ``judges/cater-judge.safetensors``, is pinned by ``SHIPPED_SHA256``: a file that does not match
+its pin produces no number. A retrained judge can be used with ``--judge FILE``; reports then name its sha256
+and say it is not the pinned one.
+
+Tracking, per clip (:meth:`Judge.track`): the net locates every first-frame object in every frame (its
+projected centre, in sight or not, turned or not); where an object is out of sight it is held where it was last
+seen (a hidden object is not seen to move); its table point is its annotated first-frame base position plus the
+back-projected displacement of the located centre since frame 1 (:mod:`.table_geometry`), so a constant bias
+of the net cancels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .judge_net import WORK, JudgeConfig, JudgeNet, crop, decode, resize_to_work
+from .judge_train import crop_sides, first_look_ok, object_inputs, shown_share
+from .table_geometry import backproject, camera, cell_of, centre_height
+
+SHIPPED = Path(__file__).parent / "judges" / "cater-judge.safetensors"
+SHIPPED_SHA256 = "3b37d7f45ca32813d91da6876dbb6f8f911aa2cc3523f246521807b9a7100f8d"
+FORMAT = "ti2v-cater-judge/1"
+SEEN_P = 0.5  # in sight when the visibility probability is above this
+TURNED_P = 0.5
+LIFTED_P = 0.5
+
+
+class JudgeError(ValueError):
+    """A judge file that is missing, malformed, or does not match its pinned checksum."""
+
+
+@dataclass
+class Tracks:
+    uv: np.ndarray  # [T, n, 2] located projected centres, pixels of the clip (NaN: not looked for)
+    xy: np.ndarray  # [T, n, 2] table points (NaN: not looked for)
+    seen: np.ndarray  # [T, n] bool: in sight
+    turned: np.ndarray  # [T, n] probability that the object has turned since frame 1 (0 where not seen)
+    lifted: np.ndarray  # [T, n] probability that it is lifted off the table (0 where not seen)
+    ok: np.ndarray  # [n] bool: first look big enough to look for
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def save_judge(path: Path, net: JudgeNet, info: dict) -> str:
+    """Write a judge file (temp name, then rename); returns its sha256."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    meta = {"format": FORMAT, "config": json.dumps(net.cfg.__dict__, sort_keys=True),
+            "info": json.dumps(info, sort_keys=True)}
+    save_file(state, str(tmp), metadata=meta)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # readable as any other file the user makes
+    tmp.replace(path)
+    return sha256_of(path)
+
+
+class Judge:
+    def __init__(self, net: JudgeNet, info: dict, path: Path, sha256: str, pinned: bool, device: str = "cpu"):
+        self.net, self.info = net.to(device).eval(), info
+        self.path, self.sha256, self.pinned, self.device = Path(path), sha256, pinned, device
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> "Judge":
+        """The shipped judge (checked against ``SHIPPED_SHA256``), or the file at ``path`` (its sha256 recorded,
+        ``pinned`` False unless it is byte-identical to the shipped one)."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        p = Path(path) if path else SHIPPED
+        if not p.is_file():
+            raise JudgeError(f"judge file {p} does not exist" + ("" if path else
+                             "; train one with: ti2v-bench judge train --preset judge-cater"))
+        digest = sha256_of(p)
+        if path is None and digest != SHIPPED_SHA256:
+            raise JudgeError(f"judge file {p}: sha256 {digest[:16]}... does not match the pinned "
+                             f"{SHIPPED_SHA256[:16]}...; reinstall ti2v or pass --judge FILE")
+        try:
+            with safe_open(str(p), "pt") as f:
+                meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise JudgeError(f"judge file {p}: format {meta.get('format')!r}, expected {FORMAT}")
+            net = JudgeNet(JudgeConfig(**json.loads(meta["config"])))
+            net.load_state_dict(load_file(str(p)))
+        except JudgeError:
+            raise
+        except Exception as e:  # a truncated or foreign file
+            raise JudgeError(f"judge file {p} cannot be read: {e}") from None
+        return cls(net, json.loads(meta["info"]), p, digest,
+                   pinned=digest == SHIPPED_SHA256, device=device)
+
+    def describe(self) -> dict:
+        return {"file": self.path.name, "sha256": self.sha256, "pinned": self.pinned,
+                "trained_on": self.info.get("renders"), "steps": self.info.get("steps"),
+                "heldout": self.info.get("heldout")}
+
+    @torch.inference_mode()
+    def track(self, video: np.ndarray, ann: dict, first_frame: np.ndarray | None = None) -> Tracks:
+        """video uint8 [T, H, W, 3] -> :class:`Tracks`. Uses the first frame (``first_frame``, default
+        ``video[0]``) and the first frame's annotations only: masks[0], centers_2d[0], boxes_2d[0], positions[0]."""
+        T, H = len(video), video.shape[1]
+        n = int(ann["num_objects"])
+        s = WORK / H
+        dev = self.device
+        m0 = np.asarray(ann["masks"][0])
+        if H != WORK:
+            import cv2
+
+            m0 = cv2.resize(m0, (WORK, WORK), interpolation=cv2.INTER_NEAREST)
+        ok = np.array([first_look_ok(m0 == k + 1) for k in range(n)])
+        uv = np.full((T, n, 2), np.nan)
+        seen = np.zeros((T, n), bool)
+        turned = np.zeros((T, n))
+        lifted = np.zeros((T, n))
+        live = np.nonzero(ok)[0]
+        if len(live):
+            frames = resize_to_work(torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float())
+            first = video[0] if first_frame is None else first_frame
+            f0 = resize_to_work(torch.from_numpy(np.ascontiguousarray(first)).permute(2, 0, 1)[None].float())
+            c0 = np.asarray(ann["centers_2d"])[0, live] * s
+            sides = crop_sides(np.asarray(ann["boxes_2d"], np.float64)[0, live] * s)
+            crops0, log_side, prior, _ = object_inputs(f0, [m0], [(0, int(k)) for k in live], c0, sides)
+            crops0, log_side, prior, frames = crops0.to(dev), log_side.to(dev), prior.to(dev), frames.to(dev)
+            film = self.net.embed(crops0, log_side)
+            feats = self.net.encode(frames)
+            m = len(live)
+            ti = torch.arange(T, device=dev).repeat_interleave(m)
+            oi = torch.arange(m, device=dev).repeat(T)
+            logits, offs, state = self.net.locate(feats[ti], film[oi], prior[oi])
+            pts = decode(logits, offs)
+            sd = torch.from_numpy(sides).to(dev)[oi]
+            tl = self.net.turned(crop(frames, ti, pts, sd), crops0[oi])
+            pts = pts.view(T, m, 2).cpu().numpy().astype(np.float64)
+            p_seen = torch.sigmoid(state[:, 0]).view(T, m).cpu().numpy()
+            p_lift = torch.sigmoid(state[:, 1]).view(T, m).cpu().numpy()
+            p_turn = torch.sigmoid(tl).view(T, m).cpu().numpy()
+            for j, k in enumerate(live):
+                last = pts[0, j] if p_seen[0, j] > SEEN_P else c0[j]
+                for t in range(T):
+                    if p_seen[t, j] > SEEN_P or t == 0:
+                        seen[t, k] = p_seen[t, j] > SEEN_P
+                        last = pts[t, j] if seen[t, k] else last
+                        turned[t, k] = p_turn[t, j] if seen[t, k] else 0.0
+                        lifted[t, k] = p_lift[t, j] if seen[t, k] else 0.0
+                    uv[t, k] = last
+        cam = camera(WORK)
+        hs = np.array([centre_height(str(ann["shape"][k]), str(ann["size"][k])) for k in range(n)])
+        xy = backproject(cam, uv, hs[None, :])
+        p0 = np.asarray(ann["positions"], np.float64)[0, :n, :2]
+        xy = p0[None] + (xy - xy[:1])
+        return Tracks(uv / s, xy, seen, turned, lifted, ok)
+
+    def accuracy(self, clips) -> dict:
+        """On ground-truth clips: the share of (frame, object) pairs at rest on the table and at least half in
+        sight that the judge puts in the right cell, the mean centre error, and how often in-sight is right."""
+        right = total = vis_right = vis_total = 0
+        err = []
+        for clip in clips:
+            ann = clip.annotations
+            tr = self.track(clip.video, ann)
+            idx = clip.frame_indices
+            pos = np.asarray(ann["positions"])[idx]
+            vis = np.asarray(ann["visible"])[idx]
+            c2d = np.asarray(ann["centers_2d"])[idx]
+            n = len(tr.ok)
+            share = np.stack([shown_share(np.asarray(ann["masks"]), np.asarray(ann["boxes_2d"], np.float64), k)
+                              for k in range(n)], 1)[idx] if n else np.zeros((len(idx), 0))
+            for f in range(len(idx)):
+                for k in range(n):
+                    if not tr.ok[k]:
+                        continue
+                    in_sight = bool(vis[f, k] and share[f, k] >= 0.5)
+                    if vis[f, k] and (share[f, k] >= 0.5 or share[f, k] < 0.1):
+                        vis_total += 1
+                        vis_right += tr.seen[f, k] == in_sight
+                    if not in_sight or pos[f, k, 2] > 0.05:
+                        continue  # hidden, or lifted mid pick-place (cells are named on the table)
+                    total += 1
+                    right += cell_of(tr.xy[f, k]) == cell_of(pos[f, k, :2])
+                    err.append(float(np.linalg.norm(tr.uv[f, k] - c2d[f, k])))
+        return {"cell_accuracy": right / total if total else None, "objects_frames": total,
+                "mean_2d_error_px": float(np.mean(err)) if err else None,
+                "in_sight_accuracy": vis_right / vis_total if vis_total else None}

@@ -1,0 +1,53 @@
+"""The judge's labels, degradations and geometry, without Blender."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ti2v.benchmark import degrade
+from ti2v.benchmark.judge_train import shown_share, turn_label
+from ti2v.benchmark.table_geometry import backproject, camera, centre_height
+
+
+def test_turn_label_respects_each_shapes_symmetry():
+    deg = np.radians([0, 3, 8, 20, 45, 60, 90, 120, 180])
+    assert list(turn_label("cube", deg)) == [0, 0, -1, 1, 1, 1, 0, 1, 0]
+    assert list(turn_label("snitch", deg)) == [0, 0, -1, 1, 1, 0, 1, 0, 0]
+    assert not turn_label("cylinder", deg).any() and not turn_label("sphere", deg).any()
+
+
+def test_shown_share_is_relative_to_the_best_frame():
+    masks = np.zeros((3, 10, 10), np.uint8)
+    masks[0, 2:6, 2:6] = 1  # whole
+    masks[1, 2:4, 2:6] = 1  # half hidden
+    boxes = np.array([[[2, 2, 6, 6]]] * 3, np.float64)
+    assert list(shown_share(masks, boxes, 0)) == [1.0, 0.5, 0.0]
+
+
+def test_backprojection_inverts_the_camera():
+    cam = camera(128)
+    p = np.array([[1.3, -2.2, centre_height("cube", "large")]])
+    uv = cam.project(p)
+    assert np.allclose(backproject(cam, uv, p[0, 2]), p[:, :2], atol=1e-9)
+    assert centre_height("cone", "large") < centre_height("sphere", "large") == 0.75
+
+
+@pytest.mark.parametrize("name", list(degrade.ROBUSTNESS))
+def test_each_robustness_setting_changes_frames_but_not_the_first(name):
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+    out = degrade.degrade_video(video, name, seed=1)
+    assert out.dtype == np.uint8 and out.shape == video.shape
+    assert np.array_equal(out[0], video[0]) and not np.array_equal(out[1], video[1])
+    assert np.array_equal(out, degrade.degrade_video(video, name, seed=1))  # seeded
+
+
+def test_random_degrade_reports_its_shift():
+    frame = np.zeros((32, 32, 3), np.uint8)
+    frame[10, 12] = 255
+    for seed in range(40):
+        out, (dx, dy) = degrade.random_degrade(frame, np.random.default_rng(seed))
+        y, x = np.unravel_index(np.argmax(out.sum(-1)), out.shape[:2])
+        if (dx, dy) != (0, 0):
+            assert math.hypot(x - 12 - dx, y - 10 - dy) <= 1.5
