@@ -111,7 +111,7 @@ class Judge:
     def describe(self) -> dict:
         return {"file": self.path.name, "sha256": self.sha256, "pinned": self.pinned,
                 "trained_on": self.info.get("renders"), "steps": self.info.get("steps"),
-                "heldout": self.info.get("heldout")}
+                "train_minutes": self.info.get("minutes")}
 
     @torch.inference_mode()
     def track(self, video: np.ndarray, ann: dict, first_frame: np.ndarray | None = None) -> Tracks:

@@ -102,10 +102,13 @@ def gif_frames(videos) -> list[np.ndarray]:
     return list(np.concatenate(tiles, axis=2))
 
 
+GIF_FRAME_MS = 150  # imageio's GIF writer takes the frame delay in milliseconds
+
+
 def write_preview(path: Path, out: Path, count: int = 6, start: int = 0, caption_kind: str = "explicit",
                   masks: bool = False, split: str | None = None) -> None:
     videos = load_videos(path, count, start, caption_kind, masks, split)
     if out.suffix.lower() == ".gif":
-        imageio.mimsave(out, gif_frames(videos), duration=0.15, loop=0)
+        imageio.mimsave(out, gif_frames(videos), duration=GIF_FRAME_MS, loop=0)
     else:
         imageio.imwrite(out, contact_sheet(videos))

@@ -186,7 +186,7 @@ def _save_gif(path: Path, frames: np.ndarray, fps: float = 4.0) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = frames[..., 0] if frames.shape[-1] == 1 else frames
-    imageio.mimsave(str(path), list(frames), duration=1.0 / fps, loop=0)
+    imageio.mimsave(str(path), list(frames), duration=1000.0 / fps, loop=0)  # milliseconds
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

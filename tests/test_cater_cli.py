@@ -114,3 +114,17 @@ def test_gpu_without_gpu_is_one_line_error(tmp_path):
         return
     assert proc.returncode == 2
     assert "--device gpu" in error_line(proc)
+
+
+def test_num_videos_is_required(tmp_path):
+    proc = datagen("cater", "--out", tmp_path)
+    assert proc.returncode == 2 and "--num-videos" in error_line(proc)
+    assert not any(tmp_path.iterdir())
+
+
+def test_v1_refuses_an_object_count(tmp_path):
+    proc = datagen("cater", "--version", "v1", "--objects", "3-8", "--num-videos", "1", "--out", tmp_path)
+    assert proc.returncode == 2
+    line = error_line(proc)
+    assert "3-8" in line and "v1" in line
+    assert not any(tmp_path.iterdir())

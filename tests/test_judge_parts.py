@@ -51,3 +51,27 @@ def test_random_degrade_reports_its_shift():
         y, x = np.unravel_index(np.argmax(out.sum(-1)), out.shape[:2])
         if (dx, dy) != (0, 0):
             assert math.hypot(x - 12 - dx, y - 10 - dy) <= 1.5
+
+
+def test_preview_gif_stores_its_frame_delay(tmp_path):
+    from PIL import Image
+
+    from ti2v.benchmark.synthetic import make_mnist_split
+    from ti2v.datagen.preview import GIF_FRAME_MS, write_preview
+
+    split = make_mnist_split(tmp_path / "m", num_videos=2)
+    write_preview(split, tmp_path / "p.gif", count=2)
+    with Image.open(tmp_path / "p.gif") as im:
+        im.seek(1)
+        assert im.info["duration"] == GIF_FRAME_MS > 0
+
+
+def test_training_gif_stores_its_frame_delay(tmp_path):
+    from PIL import Image
+
+    from ti2v.models.train import _save_gif
+
+    _save_gif(tmp_path / "s.gif", np.random.default_rng(0).integers(0, 255, (3, 8, 8, 1)).astype(np.uint8), fps=4.0)
+    with Image.open(tmp_path / "s.gif") as im:
+        im.seek(1)
+        assert im.info["duration"] == 250

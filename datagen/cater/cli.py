@@ -15,7 +15,6 @@ from ..errors import InputError, ensure_writable_dir, positive_int
 from ..run_options import execution_options
 from .scene import MAX_OBJECTS
 
-DEFAULT_COUNTS = {("v1", "train"): 3500, ("v1", "test"): 1500, ("v2", "train"): 24000, ("v2", "test"): 6000}
 
 
 def parse_objects(text: str) -> tuple[int, int]:
@@ -37,10 +36,11 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 @click.command("cater")
 @click.option("--version", "version", default="v2", show_default=True, help="CATER-GEN version: v1 (cone + snitch) or v2.")
-@click.option("--objects", default="3-8", show_default=True, help="v2 object count MIN-MAX or N (1..8).")
+@click.option("--objects", default=None, help="v2 object count MIN-MAX or N (1..8) [default: 3-8]; v1 always has 2.")
 @click.option("--ambiguous", is_flag=True, help="Make the ambiguous caption the default one (both are always stored).")
 @click.option("--split", default="train", show_default=True, help="train or test.")
-@click.option("--num-videos", type=int, default=None, help="Videos in the split [SPEC: v1 3500/1500, v2 24000/6000].")
+@click.option("--num-videos", type=int, required=True,
+              help="Videos in the split (the published sizes: v1 3500 train / 1500 test, v2 24000 / 6000).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder; the split goes to OUT/<split>.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resolution", type=int, default=128, show_default=True, help="Square frame size in pixels.")
@@ -65,8 +65,10 @@ def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution,
         raise click.BadParameter(f"{frames} is not allowed; a video needs at least 2 frames", param_hint="--frames")
     if threads is not None:
         positive_int(threads, "--threads")
-    if num_videos is None:
-        num_videos = DEFAULT_COUNTS[(version, split)]
+    if version == "v1" and objects is not None and objects != "2":
+        raise click.BadParameter(f"{objects!r} is not allowed with --version v1, which always has two objects "
+                                 "(the cone and the snitch); drop --objects", param_hint="--objects")
+    objects = objects or "3-8"
     positive_int(num_videos, "--num-videos")
     out_dir = ensure_writable_dir(out)
     ensure_writable_dir(out_dir / split)
