@@ -83,7 +83,8 @@ def turn_shown(ann: dict, k: int, idx: np.ndarray) -> bool:
 
 def containable(ann: dict, cone: int, targets: list[int]) -> list[int]:
     """Of a contain sentence's targets, those cone ``cone`` can cover: not itself, and smaller than it."""
-    return [c for c in targets if c != cone and SIZES.get(str(ann["size"][c]), 0) < SIZES.get(str(ann["size"][cone]), 0)]
+    size = lambda k: SIZES.get(str(ann["size"][k]), 0)  # noqa: E731
+    return [c for c in targets if c != cone and size(c) < size(cone)]
 
 
 class CaterScorer:
@@ -120,7 +121,8 @@ class CaterScorer:
         disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0) / px
         moved = np.nan_to_num(np.linalg.norm(xy[-1] - xy[0], axis=-1), nan=0.0) > MOVE_UNITS
         turned = tr.turned.max(0) if len(tr.turned) else np.zeros(n)
-        lifted = (tr.lifted.max(0) if len(tr.lifted) else np.zeros(n)) > LIFTED_P
+        # lifted: None when the reader cannot tell (the template locator), and slide / pick-place are then alike
+        lifted = None if tr.lifted is None else (tr.lifted.max(0) if len(tr.lifted) else np.zeros(n)) > LIFTED_P
         seen = [seen_shares(ann, k, idx) for k in range(n)]
         truth_uv = np.asarray(ann["centers_2d"], np.float64)[idx]
         mo = np.asarray(ann[f"match_objects_{self.mode}"])
@@ -149,14 +151,15 @@ class CaterScorer:
                 reason = "first_look_hidden"
             elif 0 <= subj < n and min(seen[subj]) < SEEN_SHARE:
                 reason = "actor_hidden"
-            elif kind == "rotate" and not any(turn_shown(ann, o, idx) for o in cands if o == subj):
+            elif kind == "rotate" and 0 <= subj < n and not turn_shown(ann, subj, idx):
                 reason = "turn_not_shown"
             elif kind != "rotate" and int(ann["action_end"][a]) > int(idx[-1]):
                 reason = "not_finished"
             if reason:
                 ok = ref_ok = None
             elif kind in ("slide", "pick_place"):
-                ok = any(end_cell[o] in cells and moved[o] and lifted[o] == (kind == "pick_place") for o in cands)
+                ok = any(end_cell[o] in cells and moved[o] and (lifted is None or lifted[o] == (kind == "pick_place"))
+                         for o in cands)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":

@@ -69,7 +69,8 @@ def main():
 @click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
 @click.option("--random-weights", is_flag=True, help="random-init feature networks (timing and pipeline tests only)")
 @click.option("--judge", type=click.Path(dir_okay=False), default=None,
-              help="CATER-GEN judge file (default: the shipped, sha256-pinned one); reports name its sha256")
+              help="CATER-GEN judge file (default: the shipped, sha256-pinned one), or 'template' for the "
+                   "template-matching locator; reports name it and its sha256")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
 def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
              vqvae, random_weights, judge, feature_resize):

@@ -7,9 +7,11 @@ the package, ``judges/cater-judge.safetensors``, is pinned by ``SHIPPED_SHA256``
 its pin produces no number. A retrained judge can be used with ``--judge FILE``; reports then name its sha256
 and say it is not the pinned one.
 
-Tracking, per clip (:meth:`Judge.track`): the net locates every first-frame object in every frame (its
-projected centre, in sight or not, turned or not); where an object is out of sight it is held where it was last
-seen (a hidden object is not seen to move); its table point is its annotated first-frame base position plus the
+Tracking, per clip (:meth:`Judge.track`): the net scores every place for every first-frame object in every
+frame (its projected centre), and says whether it is in sight, lifted, turned; the place per frame is the best
+path through the clip's most likely places (:func:`best_path`: moving far between frames costs); where an object
+is out of sight it is held where it was last seen (a hidden object is not seen to move), and a shift below
+STILL_NOISE_PX counts as none; its table point is its annotated first-frame base position plus the
 back-projected displacement of the located centre since frame 1 (:mod:`.table_geometry`), so a constant bias
 of the net cancels.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .judge_net import WORK, JudgeConfig, JudgeNet, crop, decode, resize_to_work
+from .judge_net import WORK, JudgeConfig, JudgeNet, candidates, crop, resize_to_work
 from .judge_train import crop_sides, first_look_ok, object_inputs, shown_share
 from .table_geometry import backproject, camera, cell_of, centre_height
 
@@ -35,6 +37,31 @@ FORMAT = "ti2v-cater-judge/1"
 SEEN_P = 0.5  # in sight when the visibility probability is above this
 TURNED_P = 0.5
 LIFTED_P = 0.5
+STILL_NOISE_PX = 0.75  # working-resolution pixels: ~3x the net's mean centre error on still objects
+
+
+CANDIDATES = 5  # places per frame the path through the clip chooses among
+JUMP_COST = 0.05  # nats per working-resolution pixel between consecutive frames' places
+
+
+def best_path(points: np.ndarray, logp: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """One place per frame (Viterbi): points [T, K, 2] with log-probabilities [T, K]; the path starts from the
+    object's annotated first-frame centre and pays JUMP_COST per pixel it moves between frames, so a look-alike
+    far away must look much more like the object than the place near where it just was."""
+    T, K = logp.shape
+    cost = -logp[0] + JUMP_COST * np.linalg.norm(points[0] - start, axis=-1)
+    back = np.zeros((T, K), int)
+    for t in range(1, T):
+        jump = JUMP_COST * np.linalg.norm(points[t][:, None] - points[t - 1][None], axis=-1)  # [K now, K before]
+        total = cost[None] + jump
+        back[t] = total.argmin(1)
+        cost = total.min(1) - logp[t]
+    k = int(cost.argmin())
+    path = [k]
+    for t in range(T - 1, 0, -1):
+        k = int(back[t, k])
+        path.append(k)
+    return points[np.arange(T), path[::-1]]
 
 
 class JudgeError(ValueError):
@@ -47,7 +74,7 @@ class Tracks:
     xy: np.ndarray  # [T, n, 2] table points (NaN: not looked for)
     seen: np.ndarray  # [T, n] bool: in sight
     turned: np.ndarray  # [T, n] probability that the object has turned since frame 1 (0 where not seen)
-    lifted: np.ndarray  # [T, n] probability that it is lifted off the table (0 where not seen)
+    lifted: np.ndarray | None  # [T, n] probability that it is lifted off the table (0 where not seen)
     ok: np.ndarray  # [n] bool: first look big enough to look for
 
 
@@ -82,10 +109,15 @@ class Judge:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> "Judge":
         """The shipped judge (checked against ``SHIPPED_SHA256``), or the file at ``path`` (its sha256 recorded,
-        ``pinned`` False unless it is byte-identical to the shipped one)."""
+        ``pinned`` False unless it is byte-identical to the shipped one); ``"template"``: the template-matching
+        locator (:class:`.locator.TemplateJudge`)."""
         from safetensors import safe_open
         from safetensors.torch import load_file
 
+        if str(path) == "template":
+            from .locator import TemplateJudge
+
+            return TemplateJudge()
         p = Path(path) if path else SHIPPED
         if not p.is_file():
             raise JudgeError(f"judge file {p} does not exist" + ("" if path else
@@ -146,10 +178,13 @@ class Judge:
             ti = torch.arange(T, device=dev).repeat_interleave(m)
             oi = torch.arange(m, device=dev).repeat(T)
             logits, offs, state = self.net.locate(feats[ti], film[oi], prior[oi])
-            pts = decode(logits, offs)
+            cand, logp = candidates(logits, offs, CANDIDATES)
+            cand = cand.view(T, m, CANDIDATES, 2).cpu().numpy().astype(np.float64)
+            logp = logp.view(T, m, CANDIDATES).cpu().numpy().astype(np.float64)
+            pts = np.stack([best_path(cand[:, j], logp[:, j], c0[j]) for j in range(m)], 1)  # [T, m, 2]
             sd = torch.from_numpy(sides).to(dev)[oi]
-            tl = self.net.turned(crop(frames, ti, pts, sd), crops0[oi])
-            pts = pts.view(T, m, 2).cpu().numpy().astype(np.float64)
+            at = torch.from_numpy(pts.reshape(T * m, 2)).float().to(dev)
+            tl = self.net.turned(crop(frames, ti, at, sd), crops0[oi])
             p_seen = torch.sigmoid(state[:, 0]).view(T, m).cpu().numpy()
             p_lift = torch.sigmoid(state[:, 1]).view(T, m).cpu().numpy()
             p_turn = torch.sigmoid(tl).view(T, m).cpu().numpy()
@@ -161,7 +196,9 @@ class Judge:
                         last = pts[t, j] if seen[t, k] else last
                         turned[t, k] = p_turn[t, j] if seen[t, k] else 0.0
                         lifted[t, k] = p_lift[t, j] if seen[t, k] else 0.0
-                    uv[t, k] = last
+                    # a shift within the net's own error is no motion: the object is where it was (so an
+                    # object resting on a cell edge does not flicker across it)
+                    uv[t, k] = uv[0, k] if t and np.linalg.norm(last - uv[0, k]) < STILL_NOISE_PX else last
         cam = camera(WORK)
         hs = np.array([centre_height(str(ann["shape"][k]), str(ann["size"][k])) for k in range(n)])
         xy = backproject(cam, uv, hs[None, :])

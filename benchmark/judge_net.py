@@ -9,7 +9,8 @@ image is resampled to WORK x WORK pixels first (64, 128 and 256 px datasets shar
     p(cell)  = softmax over cells of heat(H_tk)          where object k is now (its projected centre) ...
     u_tk     = centre of the argmax cell + offset(H_tk)  ... to a fraction of a cell
     v_tk, l_tk = sigmoid(state(pool_p(H_tk)))         is enough of it in sight; is it lifted (its shadow, its size)
-    r_tk     = sigmoid(R(c_t, c_1, m_k crop, (c_t - c_1) m_k))  has it turned since x_1, with c_t = crop(x_t, u_tk)
+    r_tk     = sigmoid(R(c_t, c_1, m_k crop, (c_t - c_1) m_k))  has it turned since x_1; c_t = crop(x_t, u_tk),
+                                                        standardised per channel over the first-look mask
 
 The down-sampled first-frame mask is a prior (most objects do not move), not the answer: training frames show
 objects that slid, were lifted, hidden and uncovered. ``r`` compares the object's pixels at its located place
@@ -89,9 +90,17 @@ class JudgeNet(nn.Module):
     def turned(self, crops_t: torch.Tensor, crops_0: torch.Tensor) -> torch.Tensor:
         """crops at the located place [N, 3, CROP, CROP] and first-look crops [N, 4, CROP, CROP] -> logit [N]."""
         m = crops_0[:, 3:]
-        diff = (crops_t - crops_0[:, :3]) * m / 64.0  # what changed on the object's first-look pixels
-        x = torch.cat([self.normalise(crops_t), self.normalise(crops_0[:, :3]), m * 2 - 1, diff], 1)
+        a, b = _standardise(crops_t, m), _standardise(crops_0[:, :3], m)  # blind to colour gain and offset
+        x = torch.cat([a, b, m * 2 - 1, (a - b) * m], 1)  # the last: what changed on its first-look pixels
         return self.turn(x)[:, 0]
+
+
+def _standardise(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Per crop and channel, (x - mean) / std over the mask's pixels."""
+    w = m.sum((2, 3), keepdim=True).clamp(min=1.0)
+    mean = (x * m).sum((2, 3), keepdim=True) / w
+    std = (((x - mean) ** 2 * m).sum((2, 3), keepdim=True) / w).sqrt().clamp(min=4.0)
+    return (x - mean) / std
 
 
 def cell_centres(cells: int) -> torch.Tensor:
@@ -108,6 +117,15 @@ def decode(logits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     centres = cell_centres(cells).to(logits.device)[best]
     off = offsets.gather(2, best[:, None, None].expand(-1, 2, 1))[:, :, 0]
     return centres + off * STRIDE
+
+
+def candidates(logits: torch.Tensor, offsets: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k most likely places: points [N, k, 2] (working-resolution pixels) and their log-probabilities [N, k]."""
+    cells = int(round(logits.shape[-1] ** 0.5))
+    logp = logits.log_softmax(-1)
+    top, idx = logp.topk(k, -1)
+    off = offsets.gather(2, idx[:, None, :].expand(-1, 2, -1)).transpose(1, 2)
+    return cell_centres(cells).to(logits.device)[idx] + off * STRIDE, top
 
 
 def crop(images: torch.Tensor, which: torch.Tensor, centres: torch.Tensor, sides: torch.Tensor) -> torch.Tensor:

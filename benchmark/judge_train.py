@@ -12,8 +12,9 @@ a labelled example:
   than TURN_DEG from a symmetry of the shape (``rotations``); spheres, cones and cylinders never look turned.
 
 Frame t (never the given first frame) is degraded at random as generated frames are (:func:`.degrade.random_degrade`),
-and one batch in LOWRES_P is seen as a 64 px dataset (first frame and mask too). Deterministic for a seed on one
-machine (same data, same steps, same thread count).
+and one batch in LOWRES_P is seen as a 64 px dataset (first frame and mask too). A clip is also seen mirrored
+(FLIP_P) and with its colour channels permuted (CHANNEL_P), first frame alike: 152 training clips are few.
+Deterministic for a seed on one machine (same data, same steps, same thread count).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ LIFTED_UNITS = 0.3
 TURN_IGNORE_DEG = 5.0  # yaw offsets between this and TURN_DEG are not labelled (too close to call)
 PERIOD = {"cube": math.pi / 2, "snitch": math.pi / 3}
 LOWRES_P = 0.2
+FLIP_P = 0.5
+CHANNEL_P = 0.5
 TURN_FOCUS = 0.25
 TURN_JITTER_PX = 0.4  # crop-centre noise while training the turn head (the located centre errs by ~0.3 px)
 TURN_POS_WEIGHT = 2.0  # turned frames are rare (rotating cubes and snitches mid-turn)
@@ -104,7 +107,8 @@ def label_clip(video: np.ndarray, ann: dict) -> LabelledClip:
     return LabelledClip(
         frames=frames, masks0=m0, centers=(np.asarray(ann["centers_2d"])[:, :n] * s).astype(np.float32),
         sides=crop_sides(boxes[0, :n] * s), share=share, visible=np.asarray(ann["visible"])[:, :n].astype(bool),
-        turned=turned, lifted=np.asarray(ann["positions"])[:, :n, 2] > LIFTED_UNITS, ok=np.array([first_look_ok(m0 == k + 1) for k in range(n)]))
+        turned=turned, lifted=np.asarray(ann["positions"])[:, :n, 2] > LIFTED_UNITS,
+        ok=np.array([first_look_ok(m0 == k + 1) for k in range(n)]))
 
 
 def load_split(split_dir, limit: int | None = None) -> tuple[list[LabelledClip], list[dict]]:
@@ -157,17 +161,27 @@ def make_batch(clips: list[LabelledClip], rng: np.random.Generator, batch: int,
             frame, first = degrade.down_up(frame, 2), degrade.down_up(first, 2)
             m0 = cv2.resize(cv2.resize(m0, (WORK // 2, WORK // 2), interpolation=cv2.INTER_NEAREST), (WORK, WORK),
                             interpolation=cv2.INTER_NEAREST)
+        # the same scene seen mirrored, or with its colours' channels swapped, is another valid example (the
+        # camera is symmetric about the image's vertical axis; identity is by first look, not by colour name)
+        flip = rng.random() < FLIP_P
+        if flip:
+            frame, first, m0 = frame[:, ::-1], first[:, ::-1], m0[:, ::-1]
+        if rng.random() < CHANNEL_P:
+            perm = rng.permutation(3)
+            frame, first = frame[..., perm], first[..., perm]
+        frame, first, m0 = (np.ascontiguousarray(a) for a in (frame, first, m0))
         d = (0, 0)
         if t > 0 and rng.random() < DEGRADE_P:
             frame, d = degrade.random_degrade(frame, rng)
+        mirror = (lambda p: np.array([WORK - p[0], p[1]], np.float32)) if flip else (lambda p: p)  # noqa: E731
         ft.append(frame)
         f0.append(first)
         masks0.append(m0)
         for k in np.nonzero(c.ok)[0]:
             objs.append((b, int(k)))
-            c0.append(c.centers[0, k])
+            c0.append(mirror(c.centers[0, k]))
             sides.append(c.sides[k])
-            tgt_c.append(c.centers[t, k] + np.array(d, np.float32))
+            tgt_c.append(mirror(c.centers[t, k]) + np.array(d, np.float32))
             sh, v = c.share[t, k], c.visible[t, k]
             w_loc.append(float(v and sh >= LOC_SHARE))
             vis.append(float(v and sh >= VIS_SHARE))
@@ -197,7 +211,8 @@ def losses(net: JudgeNet, batch: dict, rng: torch.Generator) -> dict:
     l1 = (off - off_t).abs().sum(1)
     loc = (w * (ce + 2.0 * l1)).sum() / w.sum().clamp(min=1)
     vis = F.binary_cross_entropy_with_logits(state[:, 0], batch["vis"])
-    lift = (w * F.binary_cross_entropy_with_logits(state[:, 1], batch["lift"], reduction="none")).sum() / w.sum().clamp(min=1)
+    lift_ce = F.binary_cross_entropy_with_logits(state[:, 1], batch["lift"], reduction="none")
+    lift = (w * lift_ce).sum() / w.sum().clamp(min=1)
     # the turn head sees the object where it truly is, give or take a pixel (the locator's error)
     jitter = torch.randn(tgt.shape, generator=rng) * TURN_JITTER_PX
     crops_t = crop(batch["frames_t"], batch["which"], tgt + jitter, batch["sides"])

@@ -130,3 +130,13 @@ def test_contain_targets_exclude_the_cone_itself_and_bigger_objects():
 def test_missing_keys_named():
     with pytest.raises(KeyError, match="masks"):
         check_keys(["num_objects", "shape"], "explicit", "somewhere")
+
+
+def test_template_locator_is_available_behind_the_same_interface(scored):
+    clips, _ = scored
+    t = J.Judge.load("template")
+    tr = t.track(clips[0].video, clips[0].annotations)
+    assert tr.lifted is None and tr.uv.shape == (len(clips[0].video), int(clips[0].annotations["num_objects"]), 2)
+    sc = CaterScorer(t, "explicit", {"cell_accuracy": None})
+    rec = sc.score_clip(clips[0].video, clips[0])
+    assert rec["actions"] and t.describe()["file"].startswith("template")
