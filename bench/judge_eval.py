@@ -82,8 +82,7 @@ def evaluate_splits(dirs, judge: Judge, seed: int = 0, limit: int | None = None,
 
 def markdown(res: dict) -> str:
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    lines = [f"Judge {res['judge']['file']} sha256 {res['judge']['sha256'][:16]}... "
-             f"({'pinned' if res['judge']['pinned'] else 'not pinned'}); speeds seed {res['seed']}.", "",
+    lines = [f"Judge: {res['judge']['file']}, sha256 {res['judge']['sha256'][:16]}; speeds seed {res['seed']}.", "",
              "| split | captions | judged (not judgeable) | action prec | referring prec | unnamed still |",
              "|---|---|---|---|---|---|"]
     for d, per in res["splits"].items():

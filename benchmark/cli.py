@@ -69,8 +69,8 @@ def main():
 @click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
 @click.option("--random-weights", is_flag=True, help="random-init feature networks (timing and pipeline tests only)")
 @click.option("--judge", type=click.Path(dir_okay=False), default=None,
-              help="CATER-GEN judge file (default: the shipped, sha256-pinned one), or 'template' for the "
-                   "template-matching locator; reports name it and its sha256")
+              help="what locates CATER-GEN objects: 'template' (default, template matching) or a judge file "
+                   "from `ti2v-bench judge train`; reports name it and its sha256")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
 def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
              vqvae, random_weights, judge, feature_resize):
@@ -189,7 +189,7 @@ def judge_train(preset, data, out, workers, steps, max_minutes):
 @judge.command("info")
 @click.argument("path", required=False)
 def judge_info(path):
-    """Show a judge file's checksum, training renders and held-out accuracy (default: the shipped one)."""
+    """Show a judge's file, checksum, training renders and run (default: the one evaluate uses)."""
     from .judge import Judge
 
     j = Judge.load(path)

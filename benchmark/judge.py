@@ -1,11 +1,14 @@
-"""The shipped CATER-GEN judge: loading it (checksum first), and tracking a clip's objects with it.
+"""CATER-GEN judges: what reads object places off (generated) frames for the controllability scores.
 
-The judge is a :class:`.judge_net.JudgeNet` trained by ``ti2v-bench judge train --preset judge-cater``
-(:mod:`.judge_train`), stored as one safetensors file whose metadata holds its settings, the render seeds of its
-training data and its training run. The file in
-the package, ``judges/cater-judge.safetensors``, is pinned by ``SHIPPED_SHA256``: a file that does not match
-its pin produces no number. A retrained judge can be used with ``--judge FILE``; reports then name its sha256
-and say it is not the pinned one.
+Two readers share one interface (``track``, ``accuracy``, ``describe``; :func:`load_judge` picks one):
+
+* ``template`` (the default, :class:`.locator.TemplateJudge`): template matching with hand-set rules; measured
+  on fresh renders in docs/JUDGE.md;
+* a learned judge file: a :class:`.judge_net.JudgeNet` trained by ``ti2v-bench judge train --preset
+  judge-cater`` (:mod:`.judge_train`), one safetensors file whose metadata holds its settings, the render seeds
+  of its training data and its training run. Every report names the file and its sha256. A file the package
+  ships (``SHIPPED``, ``judges/cater-judge.safetensors``) is checked against ``SHIPPED_SHA256`` before it
+  produces a number; none is shipped yet, as no trained judge has yet measured better than ``template``.
 
 Tracking, per clip (:meth:`Judge.track`): the net scores every place for every first-frame object in every
 frame (its projected centre), and says whether it is in sight, lifted, turned; the place per frame is the best
@@ -32,7 +35,8 @@ from .judge_train import crop_sides, first_look_ok, object_inputs, shown_share
 from .table_geometry import backproject, camera, cell_of, centre_height
 
 SHIPPED = Path(__file__).parent / "judges" / "cater-judge.safetensors"
-SHIPPED_SHA256 = "3b37d7f45ca32813d91da6876dbb6f8f911aa2cc3523f246521807b9a7100f8d"
+SHIPPED_SHA256: str | None = None  # none shipped yet (see the module docstring)
+DEFAULT = "template"
 FORMAT = "ti2v-cater-judge/1"
 SEEN_P = 0.5  # in sight when the visibility probability is above this
 TURNED_P = 0.5
@@ -107,25 +111,27 @@ class Judge:
         self.path, self.sha256, self.pinned, self.device = Path(path), sha256, pinned, device
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "cpu") -> "Judge":
-        """The shipped judge (checked against ``SHIPPED_SHA256``), or the file at ``path`` (its sha256 recorded,
-        ``pinned`` False unless it is byte-identical to the shipped one); ``"template"``: the template-matching
-        locator (:class:`.locator.TemplateJudge`)."""
+    def load(cls, path: str | Path | None = None, device: str = "cpu"):
+        """``path``: a judge file (its sha256 recorded; ``pinned`` when it is byte-identical to the shipped one),
+        ``"shipped"`` (the package's file, refused unless it matches ``SHIPPED_SHA256``), ``"template"`` or
+        None (``DEFAULT``)."""
         from safetensors import safe_open
         from safetensors.torch import load_file
 
+        path = DEFAULT if path is None else path
         if str(path) == "template":
             from .locator import TemplateJudge
 
             return TemplateJudge()
-        p = Path(path) if path else SHIPPED
+        shipped = str(path) == "shipped"
+        p = SHIPPED if shipped else Path(path)
         if not p.is_file():
-            raise JudgeError(f"judge file {p} does not exist" + ("" if path else
-                             "; train one with: ti2v-bench judge train --preset judge-cater"))
+            raise JudgeError(f"judge file {p} does not exist" + ("; train one with: ti2v-bench judge train "
+                                                                "--preset judge-cater" if shipped else ""))
         digest = sha256_of(p)
-        if path is None and digest != SHIPPED_SHA256:
+        if shipped and digest != SHIPPED_SHA256:
             raise JudgeError(f"judge file {p}: sha256 {digest[:16]}... does not match the pinned "
-                             f"{SHIPPED_SHA256[:16]}...; reinstall ti2v or pass --judge FILE")
+                             f"{str(SHIPPED_SHA256)[:16]}...; reinstall ti2v or pass --judge FILE")
         try:
             with safe_open(str(p), "pt") as f:
                 meta = f.metadata() or {}

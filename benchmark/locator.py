@@ -651,7 +651,7 @@ class TemplateJudge:
         self.path, self.sha256, self.pinned, self.info = None, None, True, {}
 
     def describe(self) -> dict:
-        return {"file": "template matching (no weights)", "sha256": "-", "pinned": True}
+        return {"file": "template matching (no weights)", "sha256": "-", "pinned": None}
 
     def track(self, video: np.ndarray, ann: dict, first_frame: np.ndarray | None = None):
         from .judge import Tracks

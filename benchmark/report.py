@@ -89,8 +89,10 @@ def markdown(report: dict) -> str:
                          _fmt(c.get("unnamed_still")), _fmt(c.get("judge_cell_accuracy"))])
         reasons = ", ".join(f"{k} {v}" for k, v in c.get("not_judgeable_reasons", {}).items()) or "none"
         lines += [
-            f"Judge {j.get('file')} (sha256 {str(j.get('sha256'))[:16]}..., "
-            f"{'pinned' if j.get('pinned') else 'NOT the pinned judge'}); cell accuracy measured on "
+            f"Judge: {j.get('file')}"
+            + ("" if j.get("sha256") in (None, "-") else f" (sha256 {str(j.get('sha256'))[:16]}..., "
+               f"{'pinned' if j.get('pinned') else 'not a pinned file'})")
+            + f"; cell accuracy measured on "
             f"{j.get('measured_on')} ({j.get('objects_frames')} object-frames, mean 2D error "
             f"{_fmt(j.get('mean_2d_error_px'), 2)} px, in-sight accuracy {_fmt(j.get('in_sight_accuracy'))}). "
             f"Action precision by kind: {', '.join(f'{k} {v:.2f}' for k, v in c.get('action_precision_by_kind', {}).items())}"
