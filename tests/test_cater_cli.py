@@ -98,7 +98,8 @@ def test_killed_run_resumes_and_matches_other_worker_count(tmp_path):
 
 
 def test_v1_and_ambiguous_default(tmp_path):
-    proc = datagen("cater", *TINY[2:], "--version", "v1", "--ambiguous", "--num-videos", "1", "--out", tmp_path, "--split", "test")
+    proc = datagen("cater", *TINY[4:], "--version", "v1", "--ambiguous", "--num-videos", "1", "--out", tmp_path,
+                   "--split", "test")
     assert proc.returncode == 0, proc.stderr[-2000:]
     with h5py.File(tmp_path / "test" / "shard-00000.h5", "r") as f:
         assert f.attrs["dataset"] == "cater-gen-v1" and f.attrs["default_caption"] == "ambiguous"
@@ -128,3 +129,9 @@ def test_v1_refuses_an_object_count(tmp_path):
     line = error_line(proc)
     assert "3-8" in line and "v1" in line
     assert not any(tmp_path.iterdir())
+
+
+def test_v2_without_objects_has_three_to_eight(tmp_path):
+    proc = datagen("cater", *TINY[4:], "--num-videos", "1", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '"n_min": 3' in (tmp_path / "train" / "run.json").read_text()

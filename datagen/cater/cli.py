@@ -58,6 +58,10 @@ def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution,
     version = _choice(version, ("v1", "v2"), "--version")
     split = _choice(split, ("train", "test"), "--split")
     device = _choice(device, ("cpu", "gpu"), "--device")
+    if version == "v1" and objects is not None and objects != "2":
+        raise click.BadParameter(f"{objects!r} is not allowed with --version v1, which always has two objects "
+                                 "(the cone and the snitch); drop --objects", param_hint="--objects")
+    objects = objects or "3-8"
     parse_objects(objects)
     for value, option in ((resolution, "--resolution"), (frames, "--frames"), (samples, "--samples"), (shard_size, "--shard-size")):
         positive_int(value, option)
@@ -65,10 +69,6 @@ def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution,
         raise click.BadParameter(f"{frames} is not allowed; a video needs at least 2 frames", param_hint="--frames")
     if threads is not None:
         positive_int(threads, "--threads")
-    if version == "v1" and objects is not None and objects != "2":
-        raise click.BadParameter(f"{objects!r} is not allowed with --version v1, which always has two objects "
-                                 "(the cone and the snitch); drop --objects", param_hint="--objects")
-    objects = objects or "3-8"
     positive_int(num_videos, "--num-videos")
     out_dir = ensure_writable_dir(out)
     ensure_writable_dir(out_dir / split)
