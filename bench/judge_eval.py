@@ -9,8 +9,8 @@ For every clip of every split (explicit and ambiguous captions, speeds drawn per
 plus the judge's cell accuracy on every ground-truth object-frame at rest and in sight, and its speed (clips/s of
 one tracked 10-frame video, the cost of scoring one sample).
 
-    .venv/bin/python bench/judge_eval.py DIR [DIR ...] [--judge FILE] [--seed 0] [--limit N] \\
-        [--json out.json] [--md out.md] [--threads 2]
+    .venv/bin/python bench/judge_eval.py DIR [DIR ...] [--judge template|FILE] [--seed 0] [--limit N] \\
+        [--robust-limit N] [--json out.json] [--md out.md] [--threads 2]
 
 DIR is a dataset folder with a test split (``ti2v-datagen cater ... --split test``); ``--split train --start N``
 scores a training split's clips from N on (development only). Writes JSON and Markdown.
@@ -42,10 +42,10 @@ def pooled(recs: list[dict], scorer: CaterScorer) -> dict:
 
 
 def evaluate_splits(dirs, judge: Judge, seed: int = 0, limit: int | None = None, log=print, split: str = "test",
-                    start: int = 0) -> dict:
+                    start: int = 0, robust_limit: int | None = None) -> dict:
     rows = {m: {"truth": [], "static": [], **{d: [] for d in degrade.ROBUSTNESS}} for m in MODES}
     per_split, track_s, tracked = {}, 0.0, 0
-    all_clips = []
+    all_clips, truth_tracks = [], []
     for d in dirs:
         readers = {m: ClipReader(d, split, captions=m, speed="random", seed=seed,
                                  limit=start + limit if limit else None) for m in MODES}
@@ -53,13 +53,17 @@ def evaluate_splits(dirs, judge: Judge, seed: int = 0, limit: int | None = None,
         all_clips += clips["explicit"]
         split_rows = {m: [] for m in MODES}
         for i, c in enumerate(clips["explicit"]):
-            variants = {"truth": c.video, "static": np.repeat(c.video[:1], len(c.video), 0)}
-            variants.update({n: degrade.degrade_video(c.video, n, seed=c.index) for n in degrade.ROBUSTNESS})
+            variants = {"truth": c.video}
+            if robust_limit is None or i < robust_limit:
+                variants["static"] = np.repeat(c.video[:1], len(c.video), 0)
+                variants.update({n: degrade.degrade_video(c.video, n, seed=c.index) for n in degrade.ROBUSTNESS})
             for name, video in variants.items():
                 t0 = time.perf_counter()
                 tr = judge.track(video, c.annotations, first_frame=c.video[0])
                 track_s += time.perf_counter() - t0
                 tracked += 1
+                if name == "truth":
+                    truth_tracks.append(tr)
                 for m in MODES:
                     sc = CaterScorer(judge, m, {"cell_accuracy": None})
                     rec = sc.score_clip(video, clips[m][i], tracks=tr)
@@ -70,7 +74,7 @@ def evaluate_splits(dirs, judge: Judge, seed: int = 0, limit: int | None = None,
                 log(f"{d}: {i + 1}/{len(clips['explicit'])} clips")
         per_split[str(d)] = {m: pooled(split_rows[m], CaterScorer(judge, m, {"cell_accuracy": None})) for m in MODES}
     out = {"judge": judge.describe(), "seed": seed, "splits": per_split,
-           "cell": judge.accuracy(all_clips),
+           "cell": judge.accuracy(all_clips, truth_tracks),
            "seconds_per_tracked_video": track_s / max(1, tracked), "clips_per_s": tracked / max(track_s, 1e-9)}
     for m in MODES:
         sc = CaterScorer(judge, m, {"cell_accuracy": None})
@@ -112,13 +116,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--split", default="test")
     ap.add_argument("--start", type=int, default=0, help="skip the split's first clips (e.g. those trained on)")
+    ap.add_argument("--robust-limit", type=int, default=None,
+                    help="score static and degraded videos on each split's first N clips only (slow judges)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--md", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     res = evaluate_splits(args.dirs, Judge.load(args.judge), args.seed, args.limit, log=lambda s: print(s, flush=True),
-                          split=args.split, start=args.start)
+                          split=args.split, start=args.start, robust_limit=args.robust_limit)
     md = markdown(res)
     print(md)
     if args.json:

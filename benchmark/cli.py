@@ -158,7 +158,7 @@ def weights_verify(names, as_json):
 
 @main.group()
 def judge():
-    """The learned CATER-GEN judge that locates objects for the controllability scores."""
+    """CATER-GEN judges: what locates objects for the controllability scores (default: template matching)."""
 
 
 @judge.command("train")
@@ -193,7 +193,7 @@ def judge_info(path):
     from .judge import Judge
 
     j = Judge.load(path)
-    click.echo(json.dumps(dict(j.describe(), path=str(j.path)), indent=1, default=str))
+    click.echo(json.dumps(dict(j.describe(), **({"path": str(j.path)} if j.path else {})), indent=1, default=str))
 
 
 def cli_main() -> None:

@@ -665,7 +665,7 @@ class TemplateJudge:
         seen = ~np.isnan(tr.uv).any(-1)
         return Tracks(tr.uv, tr.xy, seen, turned, None, np.array([t.ok for t in templates], bool)[:n])
 
-    def accuracy(self, clips) -> dict:
+    def accuracy(self, clips, tracks: list | None = None) -> dict:
         from .judge import Judge
 
-        return Judge.accuracy(self, clips)
+        return Judge.accuracy(self, clips, tracks)
