@@ -5,9 +5,9 @@ native frame size) have the same cost as the pretrained ones. Clips: T = 10 fram
 CATER-GEN (128x128x3, random frames for the feature metrics); K = 5 samples for diversity.
 
     .venv/bin/python bench/metric_throughput.py [--clips 4] [--device cpu|cuda] [--threads 2] [--json out.json]
-        [--cater-data DIR] [--only control]
+        [--cater-data DIR] [--only control] [--judge template|FILE]
 
-``--cater-data DIR`` times CATER controllability (the shipped judge) on the first ``--clips`` clips of a rendered
+``--cater-data DIR`` times CATER controllability (the default judge, or --judge) on the first ``--clips`` clips of a rendered
 split (DIR/test); without it the CATER control row is skipped (the judge needs real renders). ``--only control``
 times controllability only.
 
@@ -56,7 +56,7 @@ def control_rows(args, tmp: Path, mn: list, record, rows: dict) -> None:
     data = Path(args.cater_data)
     cr = ClipReader(data, "test", limit=args.clips)
     t0 = time.perf_counter()
-    sc = CaterScorer.for_reader(cr, EvalConfig(model="static", data=str(data)), device=args.device)
+    sc = CaterScorer.for_reader(cr, EvalConfig(model="static", data=str(data), judge=args.judge), device=args.device)
     load = time.perf_counter() - t0
     rows["cater judge load + GT accuracy (once)"] = {"seconds": load, "accuracy": sc.judge_report["cell_accuracy"]}
     print(f"{'cater judge load+accuracy':28s} {load:8.3f} s once (acc {sc.judge_report['cell_accuracy']:.3f})")
@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--cater-data", default=None, help="a rendered CATER-GEN folder with test/ and train/ splits")
     ap.add_argument("--only", choices=("all", "control"), default="all")
+    ap.add_argument("--judge", default=None, help="CATER judge: template (default) or a judge file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = args.device
