@@ -7,9 +7,9 @@ CATER-GEN (128x128x3, random frames for the feature metrics); K = 5 samples for 
     .venv/bin/python bench/metric_throughput.py [--clips 4] [--device cpu|cuda] [--threads 2] [--json out.json]
         [--cater-data DIR] [--only control] [--judge template|FILE]
 
-``--cater-data DIR`` times CATER controllability (the default judge, or --judge) on the first ``--clips`` clips of a rendered
-split (DIR/test); without it the CATER control row is skipped (the judge needs real renders). ``--only control``
-times controllability only.
+``--cater-data DIR`` times CATER controllability (the default judge, or ``--judge``) on the first ``--clips``
+clips of a rendered split (DIR/test); without it the CATER control row is skipped (the judge needs real
+renders). ``--only control`` times controllability only.
 
 Prints one row per metric: seconds per clip (per clip with K samples for the diversity metrics), clips/s, and
 the extrapolated time for N test clips (default 2,000) in the explicit (1 sample) and ambiguous (5 samples)
