@@ -14,16 +14,14 @@ Method, per clip:
    object's point = its annotated first-frame centre (``centers_2d[0]``, exact, unaffected by occlusion) + the
    shift of the match since frame 1;
 3. table position: the camera ray through that point (the fixed CATER camera, ``ti2v.datagen.cater.camera``)
-   intersected with the plane z = h(shape, size). The heights h are the locator's learned parameters: fitted
-   on training clips so that the annotated silhouette centres (``centers_2d``) back-project onto the annotated
-   base centres (``positions``), by a 1-D search per (shape, size) class. The table point of frame t is the
+   intersected with the plane z = h(shape, size), the generator's own centre height
+   (``ti2v.benchmark.table_geometry.centre_height``). The table point of frame t is the
    annotated first-frame base position plus the back-projected displacement since frame 1 (the first frame's
    scene state is part of the input);
 4. cell: ``ti2v.datagen.cater.grid.cell_of``.
 
-``Locator.accuracy(clips)`` runs the whole method on ground-truth frames of clips it was not fitted on and
-returns the share of (frame, visible object) pairs put in the right cell: the number reported next to every
-CATER controllability score.
+:class:`TemplateJudge` puts it behind the judge interface (``ti2v.benchmark.judge``): ``--judge template``, the
+default; its cell accuracy on the evaluated split's ground truth is reported next to every CATER score.
 """
 
 from __future__ import annotations
@@ -32,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HEIGHT_GRID = np.linspace(0.0, 1.6, 81)
+from .table_geometry import backproject, cell_of
+from .table_geometry import camera as _camera
+
 MIN_PIXELS = 8  # first-look pixels (at 128x128, scaled with the frame's area) below which an object is not looked for
 # matching costs are per object pixel, in grey levels (0-255, mean over RGB)
 TRUNCATE = 40.0  # most one pixel costs: an unknown occluder's pixels cost a constant instead of dominating
@@ -52,28 +52,6 @@ SCALE_STEP = 1.08  # views of an object's first look are made at scales SCALE_ST
 SHIFT_TOLERANCE = 1  # in the search, a metal object's pixel matches any value within this many pixels of it
 TABLE_HALF = 3.5  # objects stay over the 6x6 grid (plus a margin)
 LIFT = 2.2  # pick-place lifts objects 2 units
-
-
-def _camera(size: int):
-    from ti2v.datagen.cater.camera import Camera
-
-    return Camera(size)
-
-
-def backproject(cam, uv: np.ndarray, h: np.ndarray | float) -> np.ndarray:
-    """Pixel points [..., 2] -> table points [..., 2] on the plane z = h."""
-    uv = np.asarray(uv, np.float64)
-    d_cam = np.stack([(uv[..., 0] - cam.size / 2) / cam.focal_px, -(uv[..., 1] - cam.size / 2) / cam.focal_px,
-                      -np.ones(uv.shape[:-1])], -1)
-    d = d_cam @ cam.rotation.T
-    t = (np.asarray(h, np.float64) - cam.position[2]) / d[..., 2]
-    return cam.position[:2] + t[..., None] * d[..., :2]
-
-
-def cell_of(xy) -> tuple[int, int]:
-    from ti2v.datagen.cater.grid import cell_of as co
-
-    return co(float(xy[0]), float(xy[1]))
 
 
 def _overlap(corner: np.ndarray, hw: tuple[int, int], shape: tuple[int, int]):
@@ -525,33 +503,9 @@ class Locator:
     def __init__(self, heights: dict | None = None, default_height: float = 0.4):
         self.heights = dict(heights or {})
         self.default_height = default_height
-        self.fit_pairs = 0
 
     def height(self, shape: str, size: str) -> float:
         return self.heights.get(f"{shape}/{size}", self.heights.get(f"*/{size}", self.default_height))
-
-    def fit(self, annotation_list: list[dict], size_px: int) -> "Locator":
-        """Fit the per-(shape, size) heights on annotated (centre_2d, base position) pairs."""
-        cam = _camera(size_px)
-        groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for ann in annotation_list:
-            n = int(ann["num_objects"])
-            vis = np.asarray(ann["visible"])
-            for k in range(n):
-                key = f"{ann['shape'][k]}/{ann['size'][k]}"
-                pos = np.asarray(ann["positions"])[:, k]
-                on_table = vis[:, k] & (pos[:, 2] < 0.05)
-                if on_table.any():
-                    groups.setdefault(key, []).append((np.asarray(ann["centers_2d"])[on_table, k], pos[on_table, :2]))
-                    groups.setdefault(f"*/{ann['size'][k]}", []).append(groups[key][-1])
-        for key, pairs in groups.items():
-            uv = np.concatenate([p[0] for p in pairs])
-            xy = np.concatenate([p[1] for p in pairs])
-            errs = [np.linalg.norm(backproject(cam, uv, h) - xy, axis=1).mean() for h in HEIGHT_GRID]
-            self.heights[key] = float(HEIGHT_GRID[int(np.argmin(errs))])
-            if not key.startswith("*/"):
-                self.fit_pairs += len(uv)
-        return self
 
     def templates(self, frame0: np.ndarray, ann: dict) -> list[Template | None]:
         """First looks of a clip's objects; an object of unknown material is taken to be metal."""
@@ -589,27 +543,6 @@ class Locator:
             p0 = np.asarray(ann["positions"], np.float64)[0, :n, :2]
             xy = p0[None] + (xy - xy[:1])
         return Tracks(uv, xy, corners, views, covered)
-
-    def accuracy(self, clips) -> dict:
-        """Cell accuracy of the whole method on ground-truth frames (visible, first-frame-visible objects)."""
-        right = total = 0
-        px_err = []
-        for clip in clips:
-            ann = clip.annotations
-            uv, xy = self.track(clip.video, ann)
-            pos = np.asarray(ann["positions"])[clip.frame_indices]
-            vis = np.asarray(ann["visible"])[clip.frame_indices]
-            c2d = np.asarray(ann["centers_2d"])[clip.frame_indices]
-            for f in range(len(clip.video)):
-                for k in range(uv.shape[1]):
-                    if not vis[f, k] or np.isnan(xy[f, k]).any() or pos[f, k, 2] > 0.05:
-                        continue  # hidden, unlocatable, or lifted mid pick-place (cells are named on the table)
-                    total += 1
-                    right += cell_of(xy[f, k]) == cell_of(pos[f, k, :2])
-                    px_err.append(np.linalg.norm(uv[f, k] - c2d[f, k]))
-        return {"cell_accuracy": right / total if total else None, "objects_frames": total,
-                "mean_2d_error_px": float(np.mean(px_err)) if px_err else None,
-                "heights": dict(sorted(self.heights.items())), "fit_pairs": self.fit_pairs}
 
 
 ROTATE_CHANGE = 3.0  # grey levels (0-255) of appearance change that count as turning
