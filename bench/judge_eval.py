@@ -44,6 +44,7 @@ def pooled(recs: list[dict], scorer: CaterScorer) -> dict:
 def evaluate_splits(dirs, judge: Judge, seed: int = 0, limit: int | None = None, log=print, split: str = "test",
                     start: int = 0, robust_limit: int | None = None) -> dict:
     rows = {m: {"truth": [], "static": [], **{d: [] for d in degrade.ROBUSTNESS}} for m in MODES}
+    scorers = {m: CaterScorer(judge, m, {"cell_accuracy": None}) for m in MODES}
     per_split, track_s, tracked = {}, 0.0, 0
     all_clips, truth_tracks = [], []
     for d in dirs:
@@ -65,22 +66,20 @@ def evaluate_splits(dirs, judge: Judge, seed: int = 0, limit: int | None = None,
                 if name == "truth":
                     truth_tracks.append(tr)
                 for m in MODES:
-                    sc = CaterScorer(judge, m, {"cell_accuracy": None})
-                    rec = sc.score_clip(video, clips[m][i], tracks=tr)
+                    rec = scorers[m].score_clip(video, clips[m][i], tracks=tr)
                     rows[m][name].append(rec)
                     if name == "truth":
                         split_rows[m].append(rec)
             if (i + 1) % 10 == 0:
                 log(f"{d}: {i + 1}/{len(clips['explicit'])} clips")
-        per_split[str(d)] = {m: pooled(split_rows[m], CaterScorer(judge, m, {"cell_accuracy": None})) for m in MODES}
+        per_split[str(d)] = {m: pooled(split_rows[m], scorers[m]) for m in MODES}
     out = {"judge": judge.describe(), "seed": seed, "splits": per_split,
            "cell": judge.accuracy(all_clips, truth_tracks),
            "seconds_per_tracked_video": track_s / max(1, tracked), "clips_per_s": tracked / max(track_s, 1e-9)}
     for m in MODES:
-        sc = CaterScorer(judge, m, {"cell_accuracy": None})
-        out[m] = {name: pooled(recs, sc) for name, recs in rows[m].items()}
+        out[m] = {name: pooled(recs, scorers[m]) for name, recs in rows[m].items()}
     both = [r for m in MODES for r in rows[m]["truth"]]
-    out["pooled_truth"] = pooled(both, CaterScorer(judge, "explicit", {"cell_accuracy": None}))
+    out["pooled_truth"] = pooled(both, scorers["explicit"])
     return out
 
 

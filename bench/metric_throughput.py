@@ -41,7 +41,7 @@ def timed(fn, reps: int = 1) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-def control_rows(args, tmp: Path, mn: list, record, rows: dict) -> None:
+def control_rows(args, mn: list, record, rows: dict) -> None:
     from ti2v.benchmark.cater_control import CaterScorer
     from ti2v.benchmark.evaluate import EvalConfig
 
@@ -97,7 +97,7 @@ def main():
 
     print(f"device {dev}, torch threads {torch.get_num_threads()}, {n} clips x 10 frames, K={k}")
     if args.only == "control":
-        control_rows(args, tmp, mn, record, rows)
+        control_rows(args, mn, record, rows)
         return
     fr = VM.FrameScores(device=dev)
     fr.update(gen1[:1], ref[:1])
@@ -125,7 +125,7 @@ def main():
     vgg = VM.VGGDiversity(FN.build_vgg16(False, resize=224), dev, batch=10)
     record("div_vgg (K samples, 224)", timed(lambda: vgg.update(genk[:2], None)), 2, f"{k} samples per clip")
 
-    control_rows(args, tmp, mn, record, rows)
+    control_rows(args, mn, record, rows)
 
     N = args.total
     expl = sum(rows[m]["seconds_per_clip"] for m in ("psnr+ssim (mnist 64x64)", "lpips (alexnet, 64x64)",

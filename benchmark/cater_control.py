@@ -1,6 +1,7 @@
 """Exact controllability for CATER-GEN (action precision, referring-expression precision in the sense of MAGE+),
-from the shards' own scene state, with objects located in generated frames by the learned judge
-(:mod:`.judge`; its file, sha256 and measured accuracy are reported next to every score).
+from the shards' own scene state, with objects located in generated frames by a judge (:mod:`.judge`: the
+template locator by default, or a learned judge file; its name, sha256 and measured accuracy are reported next
+to every score).
 
 Per clip and caption sentence (action a; explicit or ambiguous match sets stored by the generator):
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring
@@ -93,8 +94,8 @@ class CaterScorer:
 
     @classmethod
     def for_reader(cls, reader, cfg, device: str = "cpu") -> "CaterScorer":
-        """The judge (shipped, or ``cfg.judge``) and its accuracy on the evaluated split's first ground-truth
-        clips (no fitting: the judge is trained once, on renders of its own seeds)."""
+        """The judge (``cfg.judge``, default :data:`.judge.DEFAULT`) and its accuracy on the evaluated split's first
+        ground-truth clips (no fitting on the split)."""
         check_keys(reader.annotation_keys, reader.captions, str(reader.dir))
         judge = Judge.load(getattr(cfg, "judge", None), device=device)
         clips = []
@@ -163,8 +164,9 @@ class CaterScorer:
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
             elif kind == "contain":
-                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < SIZES.get(str(ann["size"][o]), 0.5)
-                         + CONTAIN_SLACK for o in cands for c in containable(ann, o, targets))
+                reach = {o: SIZES.get(str(ann["size"][o]), 0.5) + CONTAIN_SLACK for o in cands}  # cone over it
+                ok = any(moved[o] and np.linalg.norm(xy[-1, o] - pos[0, c, :2]) < reach[o]
+                         for o in cands for c in containable(ann, o, targets))
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands
             elif kind == "rotate":

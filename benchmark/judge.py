@@ -1,6 +1,6 @@
 """CATER-GEN judges: what reads object places off (generated) frames for the controllability scores.
 
-Two readers share one interface (``track``, ``accuracy``, ``describe``; :func:`load_judge` picks one):
+Two readers share one interface (``track``, ``accuracy``, ``describe``; :meth:`Judge.load` picks one):
 
 * ``template`` (the default, :class:`.locator.TemplateJudge`): template matching with hand-set rules; measured
   on fresh renders in docs/JUDGE.md;
@@ -21,7 +21,6 @@ of the net cancels.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import torch
 from .judge_net import WORK, JudgeConfig, JudgeNet, candidates, crop, resize_to_work
 from .judge_train import crop_sides, first_look_ok, object_inputs, shown_share
 from .table_geometry import backproject, camera, cell_of, centre_height
+from .weights import sha256_file as sha256_of
 
 SHIPPED = Path(__file__).parent / "judges" / "cater-judge.safetensors"
 SHIPPED_SHA256: str | None = None  # none shipped yet (see the module docstring)
@@ -42,8 +42,6 @@ SEEN_P = 0.5  # in sight when the visibility probability is above this
 TURNED_P = 0.5
 LIFTED_P = 0.5
 STILL_NOISE_PX = 0.75  # working-resolution pixels: ~3x the net's mean centre error on still objects
-
-
 CANDIDATES = 5  # places per frame the path through the clip chooses among
 JUMP_COST = 0.05  # nats per working-resolution pixel between consecutive frames' places
 
@@ -80,11 +78,6 @@ class Tracks:
     turned: np.ndarray  # [T, n] probability that the object has turned since frame 1 (0 where not seen)
     lifted: np.ndarray | None  # [T, n] probability that it is lifted off the table (0 where not seen)
     ok: np.ndarray  # [n] bool: first look big enough to look for
-
-
-def sha256_of(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def save_judge(path: Path, net: JudgeNet, info: dict) -> str:
@@ -213,33 +206,38 @@ class Judge:
         return Tracks(uv / s, xy, seen, turned, lifted, ok)
 
     def accuracy(self, clips, tracks: list | None = None) -> dict:
-        """On ground-truth clips: the share of (frame, object) pairs at rest on the table and at least half in
-        sight that the judge puts in the right cell, the mean centre error, and how often in-sight is right."""
-        right = total = vis_right = vis_total = 0
-        err = []
-        for i, clip in enumerate(clips):
-            ann = clip.annotations
-            tr = tracks[i] if tracks is not None else self.track(clip.video, ann)
-            idx = clip.frame_indices
-            pos = np.asarray(ann["positions"])[idx]
-            vis = np.asarray(ann["visible"])[idx]
-            c2d = np.asarray(ann["centers_2d"])[idx]
-            n = len(tr.ok)
-            share = np.stack([shown_share(np.asarray(ann["masks"]), np.asarray(ann["boxes_2d"], np.float64), k)
-                              for k in range(n)], 1)[idx] if n else np.zeros((len(idx), 0))
-            for f in range(len(idx)):
-                for k in range(n):
-                    if not tr.ok[k]:
-                        continue
-                    in_sight = bool(vis[f, k] and share[f, k] >= 0.5)
-                    if vis[f, k] and (share[f, k] >= 0.5 or share[f, k] < 0.1):
-                        vis_total += 1
-                        vis_right += tr.seen[f, k] == in_sight
-                    if not in_sight or pos[f, k, 2] > 0.05:
-                        continue  # hidden, or lifted mid pick-place (cells are named on the table)
-                    total += 1
-                    right += cell_of(tr.xy[f, k]) == cell_of(pos[f, k, :2])
-                    err.append(float(np.linalg.norm(tr.uv[f, k] - c2d[f, k])))
-        return {"cell_accuracy": right / total if total else None, "objects_frames": total,
-                "mean_2d_error_px": float(np.mean(err)) if err else None,
-                "in_sight_accuracy": vis_right / vis_total if vis_total else None}
+        return cell_accuracy(self, clips, tracks)
+
+
+def cell_accuracy(judge, clips, tracks: list | None = None) -> dict:
+    """Any judge (``track``) on ground-truth clips (``tracks``: its readings, when already made): the share of
+    (frame, object) pairs at rest on the table and at least half in sight that it puts in the right cell, the
+    mean centre error, and how often its in-sight call is right."""
+    right = total = vis_right = vis_total = 0
+    err = []
+    for i, clip in enumerate(clips):
+        ann = clip.annotations
+        tr = tracks[i] if tracks is not None else judge.track(clip.video, ann)
+        idx = clip.frame_indices
+        pos = np.asarray(ann["positions"])[idx]
+        vis = np.asarray(ann["visible"])[idx]
+        c2d = np.asarray(ann["centers_2d"])[idx]
+        n = len(tr.ok)
+        share = np.stack([shown_share(np.asarray(ann["masks"]), np.asarray(ann["boxes_2d"], np.float64), k)
+                          for k in range(n)], 1)[idx] if n else np.zeros((len(idx), 0))
+        for f in range(len(idx)):
+            for k in range(n):
+                if not tr.ok[k]:
+                    continue
+                in_sight = bool(vis[f, k] and share[f, k] >= 0.5)
+                if vis[f, k] and (share[f, k] >= 0.5 or share[f, k] < 0.1):
+                    vis_total += 1
+                    vis_right += tr.seen[f, k] == in_sight
+                if not in_sight or pos[f, k, 2] > 0.05:
+                    continue  # hidden, or lifted mid pick-place (cells are named on the table)
+                total += 1
+                right += cell_of(tr.xy[f, k]) == cell_of(pos[f, k, :2])
+                err.append(float(np.linalg.norm(tr.uv[f, k] - c2d[f, k])))
+    return {"cell_accuracy": right / total if total else None, "objects_frames": total,
+            "mean_2d_error_px": float(np.mean(err)) if err else None,
+            "in_sight_accuracy": vis_right / vis_total if vis_total else None}

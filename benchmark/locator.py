@@ -581,7 +581,7 @@ class TemplateJudge:
         from .table_geometry import centre_height
 
         self.locator = Locator({f"{s}/{z}": centre_height(s, z) for s in SHAPES for z in SIZES})
-        self.path, self.sha256, self.pinned, self.info = None, None, True, {}
+        self.path, self.sha256, self.pinned, self.info = None, None, None, {}
 
     def describe(self) -> dict:
         return {"file": "template matching (no weights)", "sha256": "-", "pinned": None}
@@ -592,13 +592,12 @@ class TemplateJudge:
         first = video[0] if first_frame is None else first_frame
         templates = self.locator.templates(first, ann)
         tr = self.locator.track_full(video, ann, templates)
-        n = len(templates)
         change = np.array([appearance_change(video, t, tr, k) for k, t in enumerate(templates)])
         turned = np.repeat((change > ROTATE_CHANGE).astype(float)[None], len(video), 0)
         seen = ~np.isnan(tr.uv).any(-1)
-        return Tracks(tr.uv, tr.xy, seen, turned, None, np.array([t.ok for t in templates], bool)[:n])
+        return Tracks(tr.uv, tr.xy, seen, turned, None, np.array([t.ok for t in templates], bool))
 
     def accuracy(self, clips, tracks: list | None = None) -> dict:
-        from .judge import Judge
+        from .judge import cell_accuracy
 
-        return Judge.accuracy(self, clips, tracks)
+        return cell_accuracy(self, clips, tracks)
