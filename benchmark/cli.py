@@ -71,9 +71,12 @@ def main():
 @click.option("--judge", type=click.Path(dir_okay=False), default=None,
               help="what locates CATER-GEN objects: 'template' (default, template matching) or a judge file "
                    "from `ti2v-bench judge train`; reports name it and its sha256")
+@click.option("--trajectory-control", is_flag=True,
+              help="also give models that take trajectories one object's true centre track per clip (a second "
+                   "sample, same seed) and report how far the generated object strays from it (pixels)")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
 def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
-             vqvae, random_weights, judge, feature_resize):
+             vqvae, random_weights, judge, trajectory_control, feature_resize):
     """Score MODEL (MAGE .ckpt, module:callable, video folder, static, oracle) on the DATA shards."""
     from ti2v.datagen.shard import ShardFormatError
 
@@ -85,7 +88,7 @@ def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch
     cfg = EvalConfig(model=model, data=data, split=split, captions=captions, samples=samples, metrics=metrics,
                      speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
                      strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae,
-                     judge=judge)
+                     judge=judge, trajectory_control=trajectory_control)
     try:
         report = run(cfg)
     except (ModelError, MetricUnavailable, ShardFormatError, FileNotFoundError, ValueError) as e:  # JudgeError too

@@ -16,6 +16,7 @@ import torch
 
 from . import feature_nets as FN
 from . import mnist_control
+from . import trajectory_control as TC
 from . import weights as W
 from .data import ClipReader
 from .models_adapter import FolderModel, ModelError, OracleBaseline, resolve_model
@@ -50,6 +51,7 @@ class EvalConfig:
     grid_clips: int = 4
     clip_length: int = 10
     judge: str | None = None  # CATER judge file; None: the shipped, pinned one
+    trajectory_control: bool = False  # also score a trajectory-conditioned sample per clip (trajectory_control.py)
 
 
 def default_metrics(captions: str) -> tuple[str, ...]:
@@ -140,14 +142,17 @@ def control_scorer(dataset: str, reader: ClipReader, cfg: EvalConfig, device: st
     raise KeyError(f"metric control: no controllability scorer for dataset {dataset!r}")
 
 
-def generate_clip(model, clip, samples: int, seed: int, frames: int) -> np.ndarray:
+def generate_clip(model, clip, samples: int, seed: int, frames: int, trajectories=None) -> np.ndarray:
+    """``trajectories`` (float32 [P, T, 2], :mod:`.trajectory_control`) is passed only when given, for models that
+    take it."""
     if isinstance(model, OracleBaseline):
         out = model.generate_from_reference(clip.video, samples)
     elif isinstance(model, FolderModel):
         out = model.load(clip.index, samples, frames, clip.video.shape[-1])
     else:
+        extra = {} if trajectories is None else {"trajectories": trajectories}
         out = model.generate(first_frame=clip.video[0].copy(), caption=clip.caption, speed=clip.eta,
-                             num_samples=samples, seed=seed, frames=frames)
+                             num_samples=samples, seed=seed, frames=frames, **extra)
     if isinstance(out, torch.Tensor):
         out = out.detach().cpu().numpy()
     out = np.asarray(out)
@@ -175,12 +180,18 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
     dataset = reader.dataset
     control = control_scorer(dataset, reader, cfg, device) if "control" in metrics else None
     model = resolve_model(cfg.model, device, cfg.vqvae)
+    traj = None
+    if cfg.trajectory_control and TC.model_takes_trajectories(model):
+        judge = control[1].judge if control is not None and control[0] == "cater" else None
+        traj = TC.TrajectoryScorer.for_reader(reader, cfg, device, judge)
     acc, skipped, used_weights = build_accumulators(metrics, cfg, device, samples)
 
-    per_clip, control_records, control_etas, grid = [], [], [], []
+    per_clip, control_records, control_etas, grid, traj_records = [], [], [], [], []
     batch_gen, batch_ref = [], []
     torch.manual_seed(cfg.seed)
     timings = {k: 0.0 for k in list(acc) + ["generate", "control"]}
+    if cfg.trajectory_control:
+        timings["trajectory"] = 0.0
 
     def flush():
         if not batch_gen:
@@ -213,6 +224,17 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
             key = "motion_correct" if kind == "mnist" else "action_correct"
             rec[key] = float(np.mean([x[key] for x in recs]))
             timings["control"] += time.time() - t0
+        if traj is not None:
+            # a second, trajectory-conditioned video (one sample, same seed): the other metrics score the normal
+            # generation only, so they stay comparable with models that take no trajectories
+            t0 = time.time()
+            k, centres = traj.target(clip)
+            video = generate_clip(model, clip, 1, clip_seed(cfg.seed, clip.index), cfg.clip_length,
+                                  trajectories=centres[None])[0]
+            r = traj.score_clip(video, clip, k, centres)
+            traj_records.append(r)
+            rec.update(r)
+            timings["trajectory"] += time.time() - t0
         per_clip.append(rec)
         if len(grid) < cfg.grid_clips:
             grid.append({"index": clip.index, "caption": clip.caption, "eta": clip.eta, "generated": gen[0],
@@ -294,6 +316,8 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
                      "lpips": getattr(_lpips, "__version__", "0.1.4")},
         "per_clip": per_clip,
     }
+    if cfg.trajectory_control:
+        report["trajectory_control"] = traj.summarize(traj_records) if traj is not None else dict(TC.NOT_APPLICABLE)
     report["run"] = {"device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
                      "elapsed_s": round(time.time() - t_start, 3),
                      "seconds": {k: round(v, 3) for k, v in timings.items()}}

@@ -16,7 +16,9 @@ MODEL can be
 * a folder of pre-generated videos named by clip index (position in the evaluated split, 0-based):
   ``<index>.npy`` (uint8 [T, H, W, C] or [K, T, H, W, C]), or ``<index>_<k>.npy`` per sample, or the same with
   ``.gif`` / ``.mp4`` (read with imageio); grayscale GIFs are reduced to the shard's channel count;
-* a MAGE checkpoint file (``.ckpt`` / ``.pt`` / ``.pth`` / ``.safetensors``): checked here first without running
+* ``motion-i2v:<dataset>``: the Motion-I2V-style baseline shipped inside the package for that dataset
+  (``ti2v.models.motion_i2v.api.SHIPPED``), checked against its pinned sha256 before it is loaded;
+* a model checkpoint file (MAGE or the Motion-I2V-style baseline) (``.ckpt`` / ``.pt`` / ``.pth`` / ``.safetensors``): checked here first without running
   any code (safetensors, or ``torch.load(weights_only=True)``; a pickle that would call anything is refused),
   then handed to ``ti2v.models.api.load_model(path, device)``.
 """
@@ -130,12 +132,18 @@ class FolderModel:
 
 class CallableModel:
     def __init__(self, spec: str, fn):
+        from .trajectory_control import takes_trajectories
+
         self.name = spec
         self.fn = fn
+        self.takes_trajectories = takes_trajectories(fn)
 
-    def generate(self, first_frame, caption, speed, num_samples=1, seed=0, frames=10):
+    def generate(self, first_frame, caption, speed, num_samples=1, seed=0, frames=10, trajectories=None):
+        """``trajectories`` reaches the callable only when it takes them, so plug-ins written before
+        :mod:`.trajectory_control` keep working unchanged."""
+        extra = {"trajectories": trajectories} if trajectories is not None and self.takes_trajectories else {}
         return self.fn(first_frame=first_frame, caption=caption, speed=speed, num_samples=num_samples, seed=seed,
-                       frames=frames)
+                       frames=frames, **extra)
 
 
 def load_callable(spec: str):
@@ -249,9 +257,26 @@ def resolve_model(spec: str, device: str = "cpu", vqvae: str | None = None):
             except AttributeError:
                 pass
         return model
+    if spec.startswith(SHIPPED_PREFIX):
+        return _shipped_motion_i2v(spec[len(SHIPPED_PREFIX):], device)
     if ":" in spec:
         return load_callable(spec)
     raise ModelError(f"MODEL {spec!r}: not static, oracle, a checkpoint file, a video folder or module:callable")
+
+
+SHIPPED_PREFIX = "motion-i2v:"
+
+
+def _shipped_motion_i2v(dataset: str, device: str):
+    api = _mage_api()
+    from ti2v.models.motion_i2v.api import shipped_path
+
+    try:
+        model = api.load_model(str(shipped_path(dataset)), device)
+    except Exception as e:
+        raise ModelError(f"MODEL {SHIPPED_PREFIX}{dataset}: {e}") from None
+    model.name = f"Motion-I2V-style (shipped, {dataset})"
+    return model
 
 
 def _mage_api():

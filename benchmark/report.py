@@ -103,6 +103,19 @@ def markdown(report: dict) -> str:
         if acc is None or acc < 0.95:
             lines += [f"> **Warning**: the judge puts only {_fmt(acc)} of ground-truth objects in the right "
                       "cell (target >= 0.95); the controllability scores above are not reliable at this accuracy.", ""]
+    tc = report.get("trajectory_control")
+    if tc and tc.get("status") == "not applicable":
+        lines += [f"Trajectory control: not applicable ({tc['reason']}).", ""]
+    elif tc:
+        lines += _table("Trajectory control (the object's true centre track given; located in frames 2..T, px of "
+                        f"{d['resolution'][0]}x{d['resolution'][1]}):",
+                        ["Dataset", "object", "trajectory error (px) ↓", "end-point error (px) ↓",
+                         "end point within 3 px ↑"],
+                        [name, tc["object"], _fmt(tc.get("trajectory_error_px"), 2),
+                         _fmt(tc.get("endpoint_error_px"), 2), _fmt(tc.get("endpoint_within_3px"))])
+        lines += [f"{tc['clips']} clips, {tc['samples']} trajectory-conditioned sample each (same seed as the main "
+                  f"generation, which the other metrics score); located by {tc['located_by']}; "
+                  f"{tc['not_located']} not located.", ""]
     skipped = {k: v for k, v in m.items() if isinstance(v, dict)}
     if skipped:
         lines += ["Not computed:", ""]

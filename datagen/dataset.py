@@ -18,6 +18,7 @@ from isal import isal_zlib
 from torch.utils.data import Dataset
 
 from .errors import InputError
+from .motion import clip_motion
 from .runner import MANIFEST
 from .shard import open_shard, read_annotations
 from .speed import clip_indices
@@ -40,6 +41,8 @@ class ShardDataset(Dataset):
         default (``default_caption`` attribute, set by ``cater --ambiguous``; explicit otherwise).
     eta: None draws eta ~ U(0, 1) per item (training); a float fixes the speed (evaluation).
     with_annotations: attach the video's ground-truth scene state (numpy arrays, strings).
+    motion: attach the clip's ground-truth motion (``ti2v.datagen.motion``: backward field, visibility, frame-0
+        owners, object centre tracks) under ``"motion"``, derived exactly for Moving MNIST, stored for CATER-GEN.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class ShardDataset(Dataset):
         eta: float | None = None,
         seed: int = 0,
         with_annotations: bool = True,
+        motion: bool = False,
     ):
         self._handles: dict[int, Any] = {}
         if caption not in (None, "explicit", "ambiguous"):
@@ -67,6 +71,7 @@ class ShardDataset(Dataset):
         self.eta = eta
         self.seed = seed
         self.with_annotations = with_annotations
+        self.motion = motion
         self.epoch = 0
         with open_shard(self.files[0]) as f:
             self.speed_interval = tuple(float(x) for x in f.attrs["speed_interval"])
@@ -108,8 +113,13 @@ class ShardDataset(Dataset):
         idx = clip_indices(self.frames, eta, *self.speed_interval, length=self.clip_length)
         item = {"video": handle.video(row)[idx], "frame_indices": idx, "caption": handle.captions[row], "eta": eta,
                 "index": index}
-        if self.with_annotations if annotations is None else annotations:
-            item["annotations"] = read_annotations(handle.file, row)
+        want = self.with_annotations if annotations is None else annotations
+        if want or self.motion:
+            ann = read_annotations(handle.file, row)
+            if want:
+                item["annotations"] = ann
+            if self.motion:
+                item["motion"] = clip_motion(self.dataset_name, ann, idx, item["video"].shape[1])
         return item
 
     def __getitem__(self, index: int) -> dict[str, Any]:

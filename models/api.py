@@ -78,9 +78,14 @@ def load_vqvae(path: str | Path, device: str | torch.device = "cpu") -> VQVAE:
     return _build_vqvae(tensors, info, path, device)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> "MAGEModel":
-    """Load ``model.ckpt`` (config + vocabulary + VQ-VAE + generator) onto ``device``."""
+def load_model(path: str | Path, device: str | torch.device = "cpu"):
+    """Load ``model.ckpt`` onto ``device``: a MAGE (config + vocabulary + VQ-VAE + generator) -> MAGEModel, or a
+    Motion-I2V-style baseline -> ``motion_i2v.api.MotionI2VModel``; both have the same ``generate``."""
     tensors, info = load_checkpoint(path)
+    if info.get("kind") == "model" and "motion_i2v" in info.get("config", {}):
+        from .motion_i2v.api import build
+
+        return build(tensors, info, path, device)
     if info.get("kind") != "model" or "mage" not in info.get("config", {}):
         raise CheckpointError(f"{path}: a {info.get('kind')!r} checkpoint, not a full model "
                               "(train the generator with `ti2v-train mage`)")

@@ -108,7 +108,58 @@ class TrainConfig:
         self.betas = tuple(float(b) for b in self.betas)
 
 
-SECTIONS = {"vqvae": VQVAEConfig, "mage": MAGEConfig, "vqvae_train": TrainConfig, "mage_train": TrainConfig}
+@dataclass
+class MotionI2VConfig:
+    """The Motion-I2V-style baseline (``models/motion_i2v``): stage 1 predicts the motion field from frame 1 to
+    frames 2..T by flow matching, stage 2 warps frame 1 along it and refines. Text-encoder fields have the same
+    names as :class:`MAGEConfig`'s, so both models build the shared ``TextEncoder`` from their own config."""
+
+    in_channels: int = 1
+    resolution: int = 64
+    frames: int = 10  # T: first frame + 9 generated
+    vocab_size: int = 64
+    max_text_len: int = 64
+    d_model: int = 128  # width of the text encoder and of the field transformer
+    heads: int = 4
+    ff_dim: int = 256
+    dropout: float = 0.0
+    text_layers: int = 2
+    field_down: int = 1  # the field is predicted at resolution / field_down
+    patch: int = 4  # field transformer tokens are patch x patch cells of the field
+    blocks: int = 4  # field transformer blocks (self-attention, cross-attention to the text, MLP)
+    sample_steps: int = 8  # Euler steps of the flow-matching sampler
+    renderer_width: int = 16  # stage-2 refiner width at full resolution (x2, x4 below)
+    renderer_layers: int = 1  # temporal attention layers of the refiner
+    hint_prob: float = 0.5  # training: share of clips given sparse trajectory hints from the true tracks
+    max_hint_points: int = 3
+    hint_jitter: float = 0.06  # hint points placed within this share of the frame size around object centres
+    region_prob: float = 0.25  # training: share of clips given the motion-brush region (moving objects' pixels)
+    predicted_from: float = 0.7  # share of training after which half of each batch renders predicted fields
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by heads={self.heads}")
+        if self.resolution % (self.field_down * self.patch):
+            raise ValueError(f"resolution={self.resolution} is not divisible by field_down x patch "
+                             f"({self.field_down} x {self.patch})")
+        if self.frames < 2:
+            raise ValueError(f"frames={self.frames}: at least the first frame and one generated frame")
+        for name in ("hint_prob", "region_prob", "predicted_from"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} is outside [0, 1]")
+
+    @property
+    def field_resolution(self) -> int:
+        return self.resolution // self.field_down
+
+    @property
+    def field_scale(self) -> float:
+        """Pixels per unit of the normalised field the diffusion runs on."""
+        return self.resolution / 4
+
+
+SECTIONS = {"vqvae": VQVAEConfig, "mage": MAGEConfig, "vqvae_train": TrainConfig, "mage_train": TrainConfig,
+            "motion_i2v": MotionI2VConfig, "motion_i2v_train": TrainConfig}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -141,7 +192,8 @@ def preset_path(name_or_path: str | Path) -> Path:
 
 
 def load_preset(name_or_path: str | Path | None, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Preset as {'dataset', 'data', 'vqvae', 'mage', 'vqvae_train', 'mage_train'} with overrides applied.
+    """Preset as {'dataset', 'data', 'vqvae', 'mage', 'vqvae_train', 'mage_train', 'motion_i2v',
+    'motion_i2v_train'} with overrides applied.
 
     Sections are returned as config dataclasses (``data`` stays a dict)."""
     raw: dict[str, Any] = {}
@@ -175,6 +227,7 @@ __all__ = [
     "DATASETS",
     "VQVAEConfig",
     "MAGEConfig",
+    "MotionI2VConfig",
     "TrainConfig",
     "load_preset",
     "preset_path",

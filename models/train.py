@@ -103,8 +103,10 @@ def open_dataset(root: str | Path, split: str | None, clip_length: int, caption:
 
 
 def batches(dataset, batch_size: int, env: Env, seed: int, workers: int, start_epoch: int = 0,
-            shuffle: bool = True) -> Iterator[dict]:
-    """Endless iterator of collated batches; each rank sees its own shard of every epoch."""
+            shuffle: bool = True, collate_fn=None) -> Iterator[dict]:
+    """Endless iterator of batches (``collate_fn``, default :func:`collate`); each rank sees its own shard of
+    every epoch."""
+    collate_fn = collate_fn or collate
     from torch.utils.data.distributed import DistributedSampler
 
     epoch = start_epoch
@@ -114,12 +116,12 @@ def batches(dataset, batch_size: int, env: Env, seed: int, workers: int, start_e
         if env.world > 1:
             sampler = DistributedSampler(dataset, env.world, env.rank, shuffle=shuffle, seed=seed, drop_last=True)
             sampler.set_epoch(epoch)
-            loader = DataLoader(dataset, batch_size, sampler=sampler, num_workers=workers, collate_fn=collate,
+            loader = DataLoader(dataset, batch_size, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
                                 drop_last=True, persistent_workers=False)
         else:
             g = torch.Generator().manual_seed(seed + epoch)
             loader = DataLoader(dataset, batch_size, shuffle=shuffle, generator=g, num_workers=workers,
-                                collate_fn=collate, drop_last=len(dataset) >= batch_size)
+                                collate_fn=collate_fn, drop_last=len(dataset) >= batch_size)
         for b in loader:
             yield b
         epoch += 1

@@ -1,11 +1,13 @@
-"""``ti2v-train``: train the reference MAGE (stage 1 ``vqvae``, stage 2 ``mage``).
+"""``ti2v-train``: train the reference MAGE (stage 1 ``vqvae``, stage 2 ``mage``) and the Motion-I2V-style
+baseline (``motion-i2v``, both of its stages in one run).
 
     ti2v-train vqvae --preset mnist-single --data OUT --out runs/ms/vqvae
     ti2v-train mage  --preset mnist-single --data OUT --vqvae runs/ms/vqvae/vqvae.ckpt --out runs/ms/mage
+    ti2v-train motion-i2v --preset mnist-single --data OUT --out runs/ms/motion-i2v
     torchrun --nproc_per_node 8 -m ti2v.models.train_cli mage ...        # DistributedDataParallel
 
 ``--data`` is a dataset folder ``OUT`` (the split folder ``OUT/<split>`` is used) or a split folder itself.
-``--set section.key=value`` overrides any preset value (sections: data, vqvae, mage, vqvae_train, mage_train),
+``--set section.key=value`` overrides any preset value (sections: data, vqvae, mage, vqvae_train, mage_train, motion_i2v, motion_i2v_train),
 e.g. ``--set mage.d_model=128 --set mage_train.lr=3e-4``. A run resumes from ``--out/last.ckpt`` unless
 ``--no-resume``.
 """
@@ -68,7 +70,7 @@ def _split_arg(data: str, split: str | None) -> tuple[str, str | None]:
 
 @click.group()
 def main() -> None:
-    """Train the reference MAGE on ti2v shards."""
+    """Train the reference MAGE or the Motion-I2V-style baseline on ti2v shards."""
 
 
 @main.command(short_help="Stage 1: the VQ-VAE (frames -> 16x16 tokens).")
@@ -98,6 +100,20 @@ def mage(preset, data, out, split, eval_split, device, steps, batch_size, lr, wo
     root, sp = _split_arg(data, split)
     row = train_mage(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
                      resume=resume, max_minutes=max_minutes)
+    click.echo(json.dumps(row))
+
+
+@main.command("motion-i2v", short_help="The Motion-I2V-style baseline: motion field first, then warping.")
+@_common
+def motion_i2v(preset, data, out, split, eval_split, device, steps, batch_size, lr, workers, max_minutes, resume,
+               overrides):
+    """Train the Motion-I2V-style baseline (both stages in one run; sections motion_i2v, motion_i2v_train)."""
+    from .motion_i2v.train import train_motion_i2v
+
+    cfg = _preset(preset, overrides, "motion_i2v", steps, batch_size, lr, workers)
+    root, sp = _split_arg(data, split)
+    row = train_motion_i2v(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
+                           max_minutes=max_minutes)
     click.echo(json.dumps(row))
 
 
