@@ -89,12 +89,25 @@ def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch
                      speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
                      strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae,
                      judge=judge, trajectory_control=trajectory_control)
+    from ti2v.datagen.progress import progress_bar
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar(total, "evaluate", unit="clip")
+        bar.update(done - bar.n)
+
     try:
-        report = run(cfg)
+        report = run(cfg, progress=progress)
     except (ModelError, MetricUnavailable, ShardFormatError, FileNotFoundError, ValueError) as e:  # JudgeError too
         raise click.UsageError(str(e)) from None
     except KeyError as e:
         raise click.UsageError(str(e.args[0]) if e.args else str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(markdown(report))
     if out:
         click.echo(f"report written to {out}", err=True)

@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+from .progress import progress_bar
+
 from .errors import InputError
 from .shard import FORMAT_VERSION, ShardFormatError, open_shard, tmp_path_for
 
@@ -157,7 +159,7 @@ def run_shards(
     todo = [j for j in jobs if j.index in wanted and not _shard_is_complete(j)]
     total = sum(j.count for j in jobs if j.index in wanted)
     done_videos = total - sum(j.count for j in todo)
-    with tqdm(total=total, initial=done_videos, desc=desc, unit="video", dynamic_ncols=True, disable=None) as bar:
+    with progress_bar(total, desc, unit="video", initial=done_videos) as bar:
         if executor == "ray":
             from .ray_executor import run_on_ray
 

@@ -124,15 +124,17 @@ class MotionI2VConfig:
     ff_dim: int = 256
     dropout: float = 0.0
     text_layers: int = 2
-    field_down: int = 1  # the field is predicted at resolution / field_down
-    patch: int = 4  # field transformer tokens are patch x patch cells of the field
+    field_down: int = 2  # the field is predicted at resolution / field_down (upsampled for splatting)
+    patch: int = 2  # field transformer tokens are patch x patch cells of the field
     blocks: int = 4  # field transformer blocks (self-attention, cross-attention to the text, MLP)
     sample_steps: int = 8  # Euler steps of the flow-matching sampler
+    object_weight: float = 10.0  # L_field weight of frame-1 object cells is 1 + object_weight
     renderer_width: int = 16  # stage-2 refiner width at full resolution (x2, x4 below)
     renderer_layers: int = 1  # temporal attention layers of the refiner
     hint_prob: float = 0.5  # training: share of clips given sparse trajectory hints from the true tracks
     max_hint_points: int = 3
     hint_jitter: float = 0.06  # hint points placed within this share of the frame size around object centres
+    hint_over_text: float = 0.3  # share of hinted clips trained with another clip's caption (trajectories win)
     region_prob: float = 0.25  # training: share of clips given the motion-brush region (moving objects' pixels)
     predicted_from: float = 0.7  # share of training after which half of each batch renders predicted fields
 
@@ -144,7 +146,7 @@ class MotionI2VConfig:
                              f"({self.field_down} x {self.patch})")
         if self.frames < 2:
             raise ValueError(f"frames={self.frames}: at least the first frame and one generated frame")
-        for name in ("hint_prob", "region_prob", "predicted_from"):
+        for name in ("hint_prob", "region_prob", "predicted_from", "hint_over_text"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}={getattr(self, name)} is outside [0, 1]")
 

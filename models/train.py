@@ -178,9 +178,9 @@ class Logger:
 
 
 def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm import tqdm
+    from ti2v.datagen.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, dynamic_ncols=True)
+    return progress_bar(total, desc, unit="step", initial=initial, enabled=enabled)
 
 
 def _save_gif(path: Path, frames: np.ndarray, fps: float = 4.0) -> None:

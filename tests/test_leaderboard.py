@@ -148,3 +148,11 @@ def test_bad_input(leaderboard, tmp_path):
     (tmp_path / "empty").mkdir()
     assert leaderboard.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.md")]) == 2
     assert not (tmp_path / "x.md").exists()
+
+
+def test_published_leaderboard_is_current(leaderboard, monkeypatch):
+    """docs/LEADERBOARD.md is exactly what the script makes from the committed reports in docs/leaderboard/."""
+    monkeypatch.chdir(SCRIPT.parents[1])
+    rows = leaderboard.collect(["docs/leaderboard"])
+    assert {r["report"]["model"] for r in rows} >= {"static", "motion-i2v:mnist-single"}
+    assert leaderboard.main(["docs/leaderboard", "--out", "docs/LEADERBOARD.md", "--check"]) == 0

@@ -42,15 +42,20 @@ class MotionI2V(nn.Module):
         return s[..., :2] * self.cfg.field_scale, ((s[..., 2] + 1) / 2).clamp(0, 1)
 
     # ------------------------------------------------------------------ training
-    def forward(self, frames, text_ids, text_valid, speed, field, visible, cond, predicted: int = 0,
-               generator=None) -> dict:
+    def forward(self, frames, text_ids, text_valid, speed, field, visible, cond, objects=None, predicted: int = 0,
+                generator=None) -> dict:
         """frames float [B, T, C, H, W] in [0, 1]; field/visible of frames 2..T at full resolution; cond [B, 3T'+1,
-        R, R]. The renderer of the first ``predicted`` clips reads a field sampled by stage 1 (no gradient).
+        R, R]; objects [B, H, W] bool, frame-1 object pixels (weighted in L_field). The renderer of the first
+        ``predicted`` clips reads a field sampled by stage 1 (no gradient).
         -> dict(loss = L_field + L_render, field, render, frames)."""
         e_s = self.text(text_ids, text_valid)
         frame1 = frames[:, 0]
         x1 = self.field_state(field, visible)
-        l_field = self.field.loss(x1, frame1, e_s, text_valid, speed, cond, generator)
+        weight = None
+        if objects is not None:
+            share = nn.functional.adaptive_avg_pool2d(objects.float()[:, None], self.cfg.field_resolution)[:, 0]
+            weight = 1 + self.cfg.object_weight * share
+        l_field = self.field.loss(x1, frame1, e_s, text_valid, speed, cond, weight, generator)
         f_in, v_in = self.unpack_state(x1)
         if predicted:
             with torch.no_grad():

@@ -39,18 +39,23 @@ def collate(items: list[dict]) -> dict[str, Any]:
         "eta": torch.tensor([float(it["eta"]) for it in items], dtype=torch.float32),
         "field": torch.from_numpy(np.stack([m["field"] for m in motion])),
         "visible": torch.from_numpy(np.stack([m["visible"] for m in motion])),
+        "objects": torch.from_numpy(np.stack([m["owner0"] >= 0 for m in motion])),
         "motion": motion,
     }
 
 
-def conditions(batch: dict, cfg, rng: np.random.Generator) -> torch.Tensor:
-    """Hint and region maps [B, 3(T-1)+1, R, R], drawn from each clip's true motion (hints.sample_hints)."""
-    out = []
-    for m in batch["motion"]:
+def conditions(batch: dict, cfg, rng: np.random.Generator) -> tuple[torch.Tensor, list[str]]:
+    """Hint and region maps [B, 2(T-1)+2, R, R], drawn from each clip's true motion (hints.sample_hints), and the
+    captions to train with: a clip given trajectories gets another clip's caption with probability
+    ``hint_over_text``, so that where a user's trajectory and the text disagree, the trajectory wins."""
+    out, captions = [], list(batch["caption"])
+    for i, m in enumerate(batch["motion"]):
         traj, region = sample_hints(m, cfg.frames, cfg.resolution, rng, cfg)
         out.append(torch.cat([hint_maps(traj, cfg.frames, cfg.resolution, cfg.field_down, cfg.field_scale),
                               region_map(region, cfg.resolution, cfg.field_down)]))
-    return torch.stack(out)
+        if traj is not None and len(captions) > 1 and rng.random() < cfg.hint_over_text:
+            captions[i] = batch["caption"][(i + int(rng.integers(1, len(captions)))) % len(captions)]
+    return torch.stack(out), captions
 
 
 def open_clips(root, split, cfg, caption: str, eta: float | None, seed: int) -> ShardDataset:
@@ -130,15 +135,16 @@ def train_motion_i2v(preset: dict, data: str | Path, out: str | Path, split: str
     while run.step < tc.steps:
         batch = next(it)
         rng = np.random.default_rng([tc.seed, env.rank, run.step])
-        cond = conditions(batch, cfg, rng).to(env.device)
+        cond, captions = conditions(batch, cfg, rng)
+        cond = cond.to(env.device)
         frames = batch["video"].to(env.device).float() / 255.0
-        ids, valid = vocab.batch(batch["caption"], cfg.max_text_len)
+        ids, valid = vocab.batch(captions, cfg.max_text_len)
         predicted = len(frames) // 2 if run.step >= cfg.predicted_from * tc.steps else 0
         model.train()
         with env.autocast():
             res = run.net(frames, ids.to(env.device), valid.to(env.device), batch["eta"].to(env.device),
                           batch["field"][:, 1:].to(env.device), batch["visible"][:, 1:].to(env.device), cond,
-                          predicted=predicted)
+                          objects=batch["objects"].to(env.device), predicted=predicted)
         run.optimise(res["loss"], len(frames))
         if run.due(tc.log_every) or run.step == tc.steps:
             row = {"stage": STAGE, "step": run.step, "loss": float(res["loss"].detach()),
