@@ -135,8 +135,9 @@ def markdown(report: dict) -> str:
         lines.append("Counts: " + ", ".join(f"{k} {v}" for k, v in md.items()) + ".")
         lines.append("")
     lines += ["Protocol: PSNR/SSIM/LPIPS/FID on generated frames 2..T, per frame then averaged; SSIM 11-tap Gaussian "
-              "sigma 1.5, data range 255, PSNR capped at 100 dB; FVD on whole clips (I3D, covariance over N); "
-              "diversity = mean MSE over ordered sample pairs.", "",
+              "sigma 1.5, data range 255, PSNR capped at 100 dB; FID covariance over N-1 (as pytorch-fid); FVD on "
+              "whole clips (I3D, covariance over N, as StyleGAN-V); diversity = mean MSE over ordered sample pairs "
+              "(VGG on frames 2..T, I3D on whole clips).", "",
               f"Versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}."]
     return "\n".join(lines) + "\n"
 

@@ -2,12 +2,14 @@
 
 All accumulators take ``gen`` uint8 [B, K, T, C, H, W] (K samples per clip) and ``ref`` uint8 [B, T, C, H, W].
 
-* frames scored: PSNR, SSIM, LPIPS and FID use frames 2..T (the generated ones; frame 1 is the given input and
+* frames scored: PSNR, SSIM, LPIPS, FID and VGG diversity use frames 2..T (the generated ones; frame 1 is the given input and
   would inflate every similarity score); FVD and I3D diversity use the whole T-frame clip (I3D needs >= 9 frames).
 * similarity metrics with K > 1 samples: every sample is compared with the reference, then averaged.
 * FID: frame-level, generated frames of all samples vs reference frames; FVD: one feature per clip and sample.
 * Diversity (Dorkenwald et al. 2021): for each clip, the mean over ordered pairs (i != j) of the K samples of the
-  MSE between their features; VGG-16: the mean over the five relu taps and over frames; I3D: the 400-d logits.
+  MSE between their features; VGG-16: the mean over the five relu taps and over the generated frames 2..T (frame 1
+  is the same given frame in every sample and would scale the score by (T-1)/T); I3D: the 400-d logits of the
+  whole clip.
   Averaged over clips. Undefined (None) for K = 1.
 """
 
@@ -19,6 +21,8 @@ import torch
 from . import feature_nets as FN
 from .frame_metrics import PSNR_CAP_DB, psnr_per_frame, ssim_per_frame
 from .frechet import frechet_from_features
+
+FID_DDOF = 1  # sample covariance, as pytorch-fid (np.cov); FVD keeps the population covariance of StyleGAN-V
 
 
 def _frames(gen: torch.Tensor, first: int = 1) -> torch.Tensor:
@@ -106,7 +110,8 @@ class FIDScore:
 
     def result(self):
         g, r = self.gen.array(), self.ref.array()
-        return {"fid": frechet_from_features(g, r), "fid_frames_generated": len(g), "fid_frames_reference": len(r)}
+        return {"fid": frechet_from_features(g, r, ddof=FID_DDOF), "fid_frames_generated": len(g),
+                "fid_frames_reference": len(r)}
 
 
 class I3DScores:
@@ -166,6 +171,7 @@ class VGGDiversity:
 
     @torch.no_grad()
     def update(self, gen, ref=None):
+        gen = gen[:, :, 1:]  # frame 1 is the given frame, the same in every sample: it would dilute the score
         b, k, t = gen.shape[:3]
         if k < 2:
             return

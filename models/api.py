@@ -117,6 +117,23 @@ def _frame_to_chw(frame: Any, channels: int) -> torch.Tensor:
     raise ValueError(f"first_frame shape {tuple(x.shape)} does not have {channels} channel(s)")
 
 
+def batch_inputs(first_frames: Sequence[Any], captions: Sequence[str], speeds, channels: int, resolution: int,
+                 device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The checked inputs every generator takes: B first frames -> uint8 [B, C, H, W] on ``device``, one
+    caption each, speeds -> float [B] in [0, 1] (one speed is used for all)."""
+    x = torch.stack([_frame_to_chw(f, channels) for f in first_frames]).to(device)
+    if x.shape[-2:] != (resolution, resolution):
+        raise ValueError(f"first frames are {tuple(x.shape[-2:])}, the model takes {resolution}x{resolution}")
+    if len(captions) != len(x):
+        raise ValueError("one caption per first frame")
+    speed = torch.as_tensor(speeds, dtype=torch.float32).reshape(-1).to(device)
+    if speed.numel() == 1:
+        speed = speed.expand(len(x))
+    if ((speed < 0) | (speed > 1)).any():
+        raise ValueError("speed eta must be in [0, 1]")
+    return x, speed
+
+
 class MAGEModel:
     """A loaded VQ-VAE + MAGE + vocabulary; see the module docstring."""
 
@@ -154,17 +171,7 @@ class MAGEModel:
                        decode: bool = True) -> np.ndarray:
         """B different inputs -> uint8 [B, T, H, W, C] (or token ids [B, T, h, w] when decode=False)."""
         vcfg = self.vqvae.cfg
-        x = torch.stack([_frame_to_chw(f, vcfg.in_channels) for f in first_frames]).to(self.device)
-        if x.shape[-2:] != (vcfg.resolution, vcfg.resolution):
-            raise ValueError(f"first frames are {tuple(x.shape[-2:])}, the model takes "
-                             f"{vcfg.resolution}x{vcfg.resolution}")
-        if len(captions) != len(x):
-            raise ValueError("one caption per first frame")
-        speed = torch.as_tensor(speeds, dtype=torch.float32).reshape(-1).to(self.device)
-        if speed.numel() == 1:
-            speed = speed.expand(len(x))
-        if ((speed < 0) | (speed > 1)).any():
-            raise ValueError("speed eta must be in [0, 1]")
+        x, speed = batch_inputs(first_frames, captions, speeds, vcfg.in_channels, vcfg.resolution, self.device)
         ids, valid = self.vocab.batch(list(captions), self.config.max_text_len)
         gen = torch.Generator(device=self.device).manual_seed(int(seed))
         z1 = self.vqvae.encode(x)

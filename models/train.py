@@ -21,7 +21,7 @@ import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -256,6 +256,33 @@ class StageRun:
     def out_of_time(self) -> bool:
         return bool(self.deadline) and time.time() > self.deadline
 
+    def log_eval(self, row: dict) -> dict:
+        """An evaluation row: into metrics.jsonl and, as one line, above the progress bar."""
+        self.log.write(**row)
+        self.bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        return row
+
+    def loop(self, train_step: Callable[[], None], save: Callable[[], None], samples: Callable[[], None],
+             evaluate: Callable[[], dict]) -> dict:
+        """Call ``train_step`` (one :meth:`optimise` and its log row) until ``tc.steps`` or the wall-time limit,
+        with samples, ``last.ckpt`` and an evaluation whenever they are due; then save, sample and evaluate once
+        more. Returns the last evaluation ({} when there was none)."""
+        tc, result = self.tc, {}
+        while self.step < tc.steps:
+            train_step()
+            if self.due(tc.sample_every):
+                samples()
+            if self.due(tc.ckpt_every):
+                save()
+            if self.due(tc.eval_every):
+                result = evaluate()
+            if self.out_of_time():
+                break
+        self.bar.close()
+        save()
+        samples()
+        return evaluate() or result
+
     def save_last(self, meta: dict) -> None:
         if not self.env.is_main:
             return
@@ -403,7 +430,6 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
         if eval_split else None
     it = batches(ds, tc.batch_size, env, tc.seed, tc.num_workers,
                  start_epoch=run.step * tc.batch_size // max(1, len(ds)))
-    result: dict[str, Any] = {}
 
     def save() -> None:
         run.save_last({"config": {"mage": to_dict(cfg), "train": to_dict(tc)}, "vocabulary": vocab.to_list()})
@@ -413,17 +439,14 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
     def evaluate() -> dict:
         if not (env.is_main and eval_ds is not None):
             return {}
-        row = {"stage": "mage", "kind": "eval", "step": run.step, "time": time.time(),
-               **eval_mage(model, vq, vocab, eval_ds, env, tc.eval_clips, tokens_of)}
-        run.log.write(**row)
-        run.bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-        return row
+        return run.log_eval({"stage": "mage", "kind": "eval", "step": run.step, "time": time.time(),
+                             **eval_mage(model, vq, vocab, eval_ds, env, tc.eval_clips, tokens_of)})
 
     def samples() -> None:
         if env.is_main and eval_ds is not None:
             _save_samples(out / "samples" / f"mage-{run.step:07d}.gif", model, vq, vocab, eval_ds, env)
 
-    while run.step < tc.steps:
+    def train_step() -> None:
         batch = next(it)
         tokens = tokens_of(batch)
         ids, valid = vocab.batch(batch["caption"], cfg.max_text_len)
@@ -436,18 +459,8 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
                    "acc": float(res["acc"]), "c_norm": float(res["c_norm"]), "kl": float(res["kl"]),
                    "clips_per_s": run.throughput(), "lr": lr_at(run.step, tc), "world": env.world, "time": time.time()}
             run.log_row(row, loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.3f}", cps=f"{row['clips_per_s']:.1f}")
-        if run.due(tc.sample_every):
-            samples()
-        if run.due(tc.ckpt_every):
-            save()
-        if run.due(tc.eval_every):
-            result = evaluate()
-        if run.out_of_time():
-            break
-    run.bar.close()
-    save()
-    samples()
-    result = evaluate() or result
+
+    result = run.loop(train_step, save, samples, evaluate)
     env.close()
     return result
 

@@ -62,6 +62,44 @@ def test_diversity_zero_for_identical_samples(nets):
         assert list(b.result().values())[0] > 0
 
 
+def test_vgg_diversity_scores_the_generated_frames_only(nets):
+    """Frame 1 is the given frame, shared by every sample: repeating each generated frame leaves the mean over
+    frames 2..T unchanged, and a frame 1 that differed between samples would not count."""
+    v = _videos(5, b=1, k=2, t=4, hw=24)
+    v[:, 1, 0] = v[:, 0, 0]  # the samples share frame 1
+    doubled = torch.cat([v[:, :, :1], v[:, :, 1:].repeat_interleave(2, dim=2)], dim=2)
+    other_first = v.clone()
+    other_first[:, 1, 0] = 255 - v[:, 0, 0]
+    scores = []
+    for gen in (v, doubled, other_first):
+        d = VM.VGGDiversity(nets["vgg"], batch=4)
+        d.update(gen)
+        scores.append(d.result()["div_vgg"])
+    assert scores[0] > 0
+    assert scores[1] == pytest.approx(scores[0], rel=1e-6)
+    assert scores[2] == pytest.approx(scores[0], rel=1e-6)
+
+
+def test_fid_uses_the_sample_covariance_fvd_the_population_one():
+    """FID as pytorch-fid (np.cov, over N - 1); FVD as StyleGAN-V (over N)."""
+    from scipy import linalg
+
+    from ti2v.benchmark.frechet import frechet_from_features
+
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(40, 6)), rng.normal(loc=0.5, size=(30, 6))
+    for bias, ddof in ((False, 1), (True, 0)):
+        s1, s2 = np.cov(x, rowvar=False, bias=bias), np.cov(y, rowvar=False, bias=bias)
+        direct = float(((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real))
+        assert frechet_from_features(x, y, ddof=ddof) == pytest.approx(direct, rel=1e-9)
+        few = frechet_from_features(x[:4], y[:5], ddof=ddof)  # N < D: the sample-space route
+        c1, c2 = np.cov(x[:4], rowvar=False, bias=bias), np.cov(y[:5], rowvar=False, bias=bias)
+        direct = float(((x[:4].mean(0) - y[:5].mean(0)) ** 2).sum()
+                       + np.trace(c1 + c2 - 2 * linalg.sqrtm(c1 @ c2).real))
+        assert few == pytest.approx(direct, rel=1e-6, abs=1e-9)
+    assert VM.FID_DDOF == 1
+
+
 def test_pairwise_mse_mean_matches_loop():
     f = torch.randn(4, 7, dtype=torch.float64)
     loop = np.mean([((f[i] - f[j]) ** 2).mean().item() for i in range(4) for j in range(4) if i != j])

@@ -9,6 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from cli_utils import error_line, run_cli
+
 from ti2v.datagen.dataset import ShardDataset
 from ti2v.models.config import load_preset
 from ti2v.models.motion_i2v.hints import hint_maps, region_map
@@ -133,13 +135,16 @@ def _tiny_model(extra=()):
 
 
 def test_tiny_model_overfits_four_clips(splits):
-    """Stage 1 learns the four fields well enough that generated frames are within 2 dB of rendering the true
-    field (stage 2's own ceiling)."""
+    """Trained on four clips (both stages, true fields), stage 1 learns their fields: the sampled field's error is
+    a fraction of the motion, and generated frames beat copying frame 1 and approach rendering the true field
+    (stage 2's own ceiling)."""
     from ti2v.models.motion_i2v.api import MotionI2VModel
     from ti2v.models.motion_i2v.train import collate, evaluate_clips
+    from ti2v.models.train import psnr
 
     torch.manual_seed(0)
-    net, vocab, _ = _tiny_model(["motion_i2v.hint_prob=0", "motion_i2v.region_prob=0"])
+    net, vocab, _ = _tiny_model(["motion_i2v.d_model=64", "motion_i2v.heads=4", "motion_i2v.ff_dim=128",
+                                 "motion_i2v.hint_prob=0", "motion_i2v.region_prob=0"])
     ds = ShardDataset(splits["single"], "train", clip_length=10, eta=0.5, motion=True, with_annotations=False)
     four = torch.utils.data.Subset(ds, range(4))
     batch = collate([four[i] for i in range(4)])
@@ -147,15 +152,22 @@ def test_tiny_model_overfits_four_clips(splits):
     frames = batch["video"].float() / 255
     ids, valid = vocab.batch(batch["caption"], cfg.max_text_len)
     cond = torch.zeros(4, 2 * (cfg.frames - 1) + 2, cfg.field_resolution, cfg.field_resolution)
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for step in range(400):
-        res = net(frames, ids, valid, batch["eta"], batch["field"][:, 1:], batch["visible"][:, 1:], cond)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    for step in range(300):
+        res = net(frames, ids, valid, batch["eta"], batch["field"][:, 1:], batch["visible"][:, 1:], cond,
+                  objects=batch["objects"], generator=gen)
         opt.zero_grad()
         res["loss"].backward()
         opt.step()
     scores = evaluate_clips(MotionI2VModel(net, vocab), four, clips=4)
-    assert scores["true_field_psnr"] > 20, scores
-    assert scores["gen_psnr"] >= scores["true_field_psnr"] - 2.0, scores
+    moving = batch["field"][:, 1:].norm(dim=-1) > 0.5
+    no_motion_epe = float(batch["field"][:, 1:].norm(dim=-1)[moving].mean())  # the error of predicting no motion
+    still = frames[:, :1].expand_as(frames[:, 1:]) * 255
+    static_psnr = float(psnr(still.round().byte(), batch["video"][:, 1:]).mean())
+    assert scores["field_epe_px"] < 0.25 * no_motion_epe, (scores, no_motion_epe)
+    assert scores["gen_psnr"] > static_psnr + 3.0, (scores, static_psnr)
+    assert scores["true_field_psnr"] > scores["gen_psnr"] > scores["true_field_psnr"] - 6.0, scores
 
 
 def test_same_seed_same_video_and_seeds_differ():
@@ -163,6 +175,7 @@ def test_same_seed_same_video_and_seeds_differ():
 
     torch.manual_seed(1)
     net, vocab, _ = _tiny_model()
+    torch.nn.init.normal_(net.field.out.weight, std=0.5)  # untrained, the zero-initialised head ignores the noise
     model = MotionI2VModel(net.eval(), vocab)
     frame = np.zeros((64, 64, 1), np.uint8)
     frame[20:40, 20:40] = 200
@@ -214,13 +227,11 @@ def test_train_cli_checkpoint_and_evaluate(splits, tmp_path):
     assert report["trajectory_control"]["clips"] == 6 and report["trajectory_control"]["trajectory_error_px"] >= 0
 
 
-def test_preset_for_other_data_is_refused(splits, tiny_cater, tmp_path):
-    from ti2v.models.train_cli import main as train
-
-    r = CliRunner().invoke(train, ["motion-i2v", "--preset", "mnist-single", "--data", str(tiny_cater), "--split",
-                                   "test", "--out", str(tmp_path / "x"), "--steps", "1"])
-    assert r.exit_code == 2
-    assert "the preset's model takes 64x64x1" in r.output and "Traceback" not in r.output
+def test_preset_for_other_data_is_refused(tiny_cater, tmp_path):
+    proc = run_cli("ti2v.models.train_cli", "motion-i2v", "--preset", "mnist-single", "--data", tiny_cater,
+                   "--split", "test", "--out", tmp_path / "x", "--steps", "1")
+    assert proc.returncode == 2
+    assert "the preset's model takes 64x64x1" in error_line(proc)
     assert not (tmp_path / "x").exists()
 
 

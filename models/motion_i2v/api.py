@@ -92,22 +92,13 @@ class MotionI2VModel:
                        frames: int | None = None, trajectories: Sequence | None = None,
                        regions: Sequence | None = None, return_field: bool = False):
         """B inputs -> uint8 [B, T, H, W, C] (and the predicted field [B, T-1, R, R, 2] px when asked)."""
-        from ..api import _frame_to_chw
+        from ..api import batch_inputs
 
         cfg = self.config
         t = frames or cfg.frames
         if not 2 <= t <= cfg.frames:
             raise ValueError(f"frames={t}: this model generates 2..{cfg.frames} frames")
-        x = torch.stack([_frame_to_chw(f, cfg.in_channels) for f in first_frames]).to(self.device)
-        if x.shape[-2:] != (cfg.resolution, cfg.resolution):
-            raise ValueError(f"first frames are {tuple(x.shape[-2:])}, the model takes {cfg.resolution}x{cfg.resolution}")
-        if len(captions) != len(x):
-            raise ValueError("one caption per first frame")
-        speed = torch.as_tensor(speeds, dtype=torch.float32).reshape(-1).to(self.device)
-        if speed.numel() == 1:
-            speed = speed.expand(len(x))
-        if ((speed < 0) | (speed > 1)).any():
-            raise ValueError("speed eta must be in [0, 1]")
+        x, speed = batch_inputs(first_frames, captions, speeds, cfg.in_channels, cfg.resolution, self.device)
         trajectories = list(trajectories) if trajectories is not None else [None] * len(x)
         regions = list(regions) if regions is not None else [None] * len(x)
         cond = torch.stack([self._conditions(tr, rg) for tr, rg in zip(trajectories, regions)]).to(self.device)

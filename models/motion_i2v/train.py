@@ -108,7 +108,6 @@ def train_motion_i2v(preset: dict, data: str | Path, out: str | Path, split: str
     it = batches(ds, tc.batch_size, env, tc.seed, tc.num_workers,
                  start_epoch=run.step * tc.batch_size // max(1, len(ds)), collate_fn=collate)
     started = time.time()
-    result: dict[str, Any] = {}
 
     def save() -> None:
         minutes = round(prior + (time.time() - started) / 60, 2)
@@ -122,17 +121,14 @@ def train_motion_i2v(preset: dict, data: str | Path, out: str | Path, split: str
     def evaluate() -> dict:
         if not (env.is_main and eval_ds is not None):
             return {}
-        row = {"stage": STAGE, "kind": "eval", "step": run.step, "time": time.time(),
-               **evaluate_clips(MotionI2VModel(model, vocab), eval_ds, tc.eval_clips)}
-        run.log.write(**row)
-        run.bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-        return row
+        return run.log_eval({"stage": STAGE, "kind": "eval", "step": run.step, "time": time.time(),
+                             **evaluate_clips(MotionI2VModel(model, vocab), eval_ds, tc.eval_clips)})
 
     def samples() -> None:
         if env.is_main and eval_ds is not None:
             save_samples(out / "samples" / f"{STAGE}-{run.step:07d}.gif", MotionI2VModel(model, vocab), eval_ds)
 
-    while run.step < tc.steps:
+    def train_step() -> None:
         batch = next(it)
         rng = np.random.default_rng([tc.seed, env.rank, run.step])
         cond, captions = conditions(batch, cfg, rng)
@@ -153,18 +149,8 @@ def train_motion_i2v(preset: dict, data: str | Path, out: str | Path, split: str
                    "world": env.world, "minutes": round((time.time() - started) / 60, 3)}
             run.log_row(row, field=f"{row['field_loss']:.3f}", l1=f"{row['render_l1']:.4f}",
                         cps=f"{row['clips_per_s']:.1f}")
-        if run.due(tc.sample_every):
-            samples()
-        if run.due(tc.ckpt_every):
-            save()
-        if run.due(tc.eval_every):
-            result = evaluate()
-        if run.out_of_time():
-            break
-    run.bar.close()
-    save()
-    samples()
-    result = evaluate() or result
+
+    result = run.loop(train_step, save, samples, evaluate)
     env.close()
     return result
 
