@@ -162,6 +162,25 @@ def generate_clip(model, clip, samples: int, seed: int, frames: int, trajectorie
     return out
 
 
+FVD_MIN_CLIPS = 2048  # below this the Frechet distance is biased upwards (StyleGAN-V compares 2,048 clips)
+
+
+def fvd_protocol(results: dict, cfg: EvalConfig, i3d_weights: dict, strides: list[float]) -> dict:
+    """What an FVD number depends on, so that two reports can be compared (or shown not to be comparable)."""
+    clips = int(min(results.get("fvd_clips_generated", 0), results.get("fvd_clips_reference", 0)))
+    out = {"clips_generated": results.get("fvd_clips_generated"), "clips_reference": results.get("fvd_clips_reference"),
+           "clip_length": cfg.clip_length, "given_frame_included": True,
+           "frame_stride_mean": round(float(np.mean(strides)), 4) if strides else None,
+           "frame_stride_from": "the speed eta (raw frames between clip frames)",
+           "resize": (cfg.resize or {}).get("i3d", 224), "covariance": "population (over N)",
+           "extractor": i3d_weights.get("file"), "extractor_sha256": i3d_weights.get("sha256"),
+           "extractor_status": i3d_weights.get("status")}
+    if clips < FVD_MIN_CLIPS:
+        out["warning"] = (f"FVD over {clips} clips (< {FVD_MIN_CLIPS}) is biased upwards; compare it only with FVD "
+                          "over the same number of clips")
+    return out
+
+
 def evaluate(cfg: EvalConfig, progress=None) -> dict:
     t_start = time.time()
     device = resolve_device(cfg.device)
@@ -186,7 +205,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         traj = TC.TrajectoryScorer.for_reader(reader, cfg, device, judge)
     acc, skipped, used_weights = build_accumulators(metrics, cfg, device, samples)
 
-    per_clip, control_records, control_etas, grid, traj_records = [], [], [], [], []
+    per_clip, control_records, control_etas, grid, traj_records, strides = [], [], [], [], [], []
     batch_gen, batch_ref = [], []
     torch.manual_seed(cfg.seed)
     timings = {k: 0.0 for k in list(acc) + ["generate", "control"]}
@@ -210,6 +229,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         gen = generate_clip(model, clip, samples, clip_seed(cfg.seed, clip.index), cfg.clip_length)
         timings["generate"] += time.time() - t0
         rec = {"index": clip.index, "eta": round(clip.eta, 6)}
+        strides.append(float(np.diff(clip.frame_indices).mean()) if len(clip.frame_indices) > 1 else 0.0)
         if control is not None:
             t0 = time.time()
             kind, scorer = control
@@ -296,8 +316,8 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
             "resolution": list(grid[0]["truth"].shape[1:3]), "channels": int(grid[0]["truth"].shape[-1]),
             "captions": cfg.captions, "generator_version": str(first.get("generator_version")),
             "speed_interval": [float(x) for x in first["speed_interval"]], "shard_seed": int(first["seed"]),
-            "frames_scored": {"psnr/ssim/lpips/fid": f"2..{cfg.clip_length}", "fvd/div_i3d": f"1..{cfg.clip_length}",
-                              "div_vgg": f"1..{cfg.clip_length}"},
+            "frames_scored": {"psnr/ssim/lpips/fid/div_vgg": f"2..{cfg.clip_length}",
+                              "fvd/div_i3d": f"1..{cfg.clip_length}"},
             "generated_frames_scored": len(reader) * samples * (cfg.clip_length - 1),
         },
         "speed": {"mode": "random" if cfg.speed == "random" else "fixed",
@@ -316,6 +336,8 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
                      "lpips": getattr(_lpips, "__version__", "0.1.4")},
         "per_clip": per_clip,
     }
+    if "fvd" in metric_out and isinstance(metric_out["fvd"], float):
+        report["fvd_protocol"] = fvd_protocol(results, cfg, used_weights.get("i3d", {}), strides)
     if cfg.trajectory_control:
         report["trajectory_control"] = traj.summarize(traj_records) if traj is not None else dict(TC.NOT_APPLICABLE)
     report["run"] = {"device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),

@@ -39,6 +39,20 @@ def _table(title: str, header: list[str], row: list[str]) -> list[str]:
     return [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header), "| " + " | ".join(row) + " |", ""]
 
 
+def _fvd_lines(fp: dict | None) -> list[str]:
+    if not fp:
+        return []
+    line = (f"FVD protocol: {fp['clips_generated']} generated vs {fp['clips_reference']} reference clips of "
+            f"{fp['clip_length']} frames (the given frame included), mean frame stride {fp['frame_stride_mean']}, "
+            f"resized to {fp['resize']}, covariance {fp['covariance']}, extractor {fp['extractor']} "
+            f"({fp['extractor_status']}" + (f", sha256 {fp['extractor_sha256']}" if fp.get("extractor_sha256") else "")
+            + ").")
+    out = [line, ""]
+    if fp.get("warning"):
+        out += [f"> **Warning**: {fp['warning']}.", ""]
+    return out
+
+
 def markdown(report: dict) -> str:
     d = report["data"]
     m = report["metrics"]
@@ -61,6 +75,7 @@ def markdown(report: dict) -> str:
         f"| {mode} | {name} | {_fmt(m.get('fid'), 2)} | {_fmt(m.get('lpips'), 2)} | {_fmt(m.get('fvd'), 2)} | "
         f"{_fmt(m.get('div_vgg'), 2)} | {_fmt(m.get('div_i3d'), 2)} |",
         "",
+        *_fvd_lines(report.get("fvd_protocol")),
         "Table 2 layout (deterministic similarity):",
         "",
         "| Dataset | SSIM ↑ | PSNR ↑ |",

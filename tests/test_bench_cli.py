@@ -52,6 +52,10 @@ def test_evaluate_static_and_oracle_full(mnist, tmp_path, monkeypatch):
     assert rep["data"]["clips"] == 4 and len(rep["per_clip"]) == 4
     md = (out / "report.md").read_text()
     assert "| Mode | Dataset | FID" in md and "| Dataset | SSIM" in md and "NOT comparable" in md
+    fp = rep["fvd_protocol"]
+    assert fp["clips_generated"] == fp["clips_reference"] == 4 and fp["clip_length"] == rep["data"]["frames_per_clip"]
+    assert fp["given_frame_included"] and fp["frame_stride_mean"] > 0 and "2048" in fp["warning"]
+    assert "FVD protocol: 4 generated vs 4 reference clips" in md and "is biased upwards" in md
 
     out2 = tmp_path / "oracle"
     r = run(["evaluate", "oracle", "--data", str(mnist), "--limit", "4", "--out", str(out2),
