@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ti2v.datagen.files import publish
+
 
 @dataclass(frozen=True)
 class WeightFile:
@@ -164,7 +166,7 @@ def fetch(name: str, base_url: str | None = None, dest_dir: Path | None = None, 
         want = (sha256_prefix or entry.sha256_prefix or "").lower()
         if want and not digest.startswith(want):
             raise ChecksumError(f"{entry.filename} from {url}: sha256 {digest[:16]}... does not start with {want}")
-        os.replace(tmp, dest)
+        publish(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -13,12 +13,13 @@ code when unpickled) raises :class:`CheckpointError` with a message saying what 
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
+
+from ti2v.datagen.files import publish
 
 FORMAT = "ti2v-mage-checkpoint"
 VERSION = 1
@@ -56,7 +57,7 @@ def save_checkpoint(path: str | Path, tensors: Mapping[str, torch.Tensor], meta:
         seen[ptr] = k
     tmp = path.with_name(path.name + ".tmp")
     save_file(flat, str(tmp), metadata={_META_KEY: json.dumps(header)})
-    os.replace(tmp, path)
+    publish(tmp, path)
     return path
 
 

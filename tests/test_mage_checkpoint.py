@@ -132,3 +132,14 @@ def test_weights_not_matching_config_are_reported(tmp_path):
     save_checkpoint(tmp_path / "bad.ckpt", tensors, meta)
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(tmp_path / "bad.ckpt")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_checkpoint_permissions_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / f"m{umask:o}.ckpt", {"w": torch.zeros(2)}, {"kind": "model"})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not list(tmp_path.glob("*.tmp"))
