@@ -46,6 +46,23 @@ def _resize(ctx, param, value):
     return out
 
 
+def _from_inputs(ctx, folder, split, captions, speed, seed):
+    """--inputs: the export's settings replace the defaults; one given on the command line must agree."""
+    from .inputs import load_inputs
+
+    try:
+        header, lines = load_inputs(folder)
+    except ValueError as e:
+        raise click.BadParameter(str(e).removeprefix(f"--inputs {folder}: "), param_hint="--inputs") from None
+    given = {"split": split, "captions": captions, "speed": speed, "seed": seed}
+    for name, value in given.items():
+        explicit = ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        if explicit and value != header[name]:
+            raise click.BadParameter(f"{value!r} disagrees with the inputs in {folder} ({header[name]!r}); drop "
+                                     f"--{name}", param_hint=f"--{name}")
+    return header["split"], header["captions"], header["speed"], header["seed"], lines
+
+
 @click.group()
 def main():
     """Benchmark for text-image-to-video generation on ti2v shards."""
@@ -74,10 +91,17 @@ def main():
 @click.option("--trajectory-control", is_flag=True,
               help="also give models that take trajectories one object's true centre track per clip (a second "
                    "sample, same seed) and report how far the generated object strays from it (pixels)")
+@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False), default=None,
+              help="folder written by `ti2v-bench inputs`: draw the clips exactly as it says (split, captions, "
+                   "speed, seed) and check each clip against it; for video folders made from those inputs")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
-def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
-             vqvae, random_weights, judge, trajectory_control, feature_resize):
-    """Score MODEL (MAGE .ckpt, module:callable, video folder, static, oracle) on the DATA shards."""
+@click.pass_context
+def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
+             vqvae, random_weights, judge, trajectory_control, inputs_dir, feature_resize):
+    """Score MODEL on the DATA shards. MODEL is a model.ckpt (MAGE or Motion-I2V-style), motion-i2v:<dataset>
+    (a shipped checkpoint), module:callable, a folder of videos (see `ti2v-bench inputs`), static or oracle."""
+    from pathlib import Path
+
     from ti2v.datagen.shard import ShardFormatError
 
     from .evaluate import EvalConfig, MetricUnavailable
@@ -85,10 +109,17 @@ def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch
     from .models_adapter import ModelError
     from .report import markdown
 
+    lines = None
+    if inputs_dir:
+        split, captions, speed, seed, lines = _from_inputs(ctx, inputs_dir, split, captions, speed, seed)
+    elif Path(model).is_dir():
+        click.echo("note: a video folder is scored against clips drawn with --split/--captions/--speed/--seed "
+                   "as given here; export the inputs with `ti2v-bench inputs` and pass --inputs to have them "
+                   "checked", err=True)
     cfg = EvalConfig(model=model, data=data, split=split, captions=captions, samples=samples, metrics=metrics,
                      speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
                      strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae,
-                     judge=judge, trajectory_control=trajectory_control)
+                     judge=judge, trajectory_control=trajectory_control, inputs=lines)
     from ti2v.datagen.progress import progress_bar
 
     bar = None
@@ -111,6 +142,38 @@ def evaluate(model, data, split, captions, samples, metrics, speed, limit, batch
     click.echo(markdown(report))
     if out:
         click.echo(f"report written to {out}", err=True)
+
+
+@main.command()
+@click.option("--data", required=True, type=click.Path(), help="dataset folder (OUT or OUT/<split>)")
+@click.option("--split", default="test", show_default=True, help="split folder inside --data")
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True)
+@click.option("--speed", default="random", callback=_speed, show_default=True,
+              help="eta in [0,1] for every clip, or 'random' (each clip's eta drawn from --seed and its index)")
+@click.option("--seed", type=int, default=0, show_default=True, help="the seed `evaluate` will be run with")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="the first N clips only")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for the inputs")
+def inputs(data, split, captions, speed, seed, limit, out):
+    """Write the benchmark's inputs for a model outside Python: first frames as PNG and one JSONL line per clip
+    (index, caption, eta, frames, raw frame indices). Put the videos in OUT/videos/<index>.npy (.gif, .mp4) and
+    score them with `ti2v-bench evaluate OUT/videos --data DATA --inputs OUT`."""
+    from ti2v.datagen.errors import ensure_writable_dir
+    from ti2v.datagen.progress import progress_bar
+
+    from .data import ClipReader
+    from .inputs import export_inputs
+
+    try:
+        reader = ClipReader(data, split, captions, speed, seed, 10, limit)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.BadParameter(str(e), param_hint="--data") from None
+    ensure_writable_dir(out)
+    bar = progress_bar(len(reader), "inputs", unit="clip")
+    try:
+        header = export_inputs(reader, out, progress=lambda done, total: bar.update(done - bar.n))
+    finally:
+        bar.close()
+    click.echo(f"{header['clips']} clips of {header['dataset']} ({header['split']}) written to {out}", err=True)
 
 
 @main.group()

@@ -19,6 +19,7 @@ from . import mnist_control
 from . import trajectory_control as TC
 from . import weights as W
 from .data import ClipReader
+from .inputs import check_clip
 from .models_adapter import FolderModel, ModelError, OracleBaseline, resolve_model
 from .video_metrics import FIDScore, FrameScores, I3DScores, LPIPSScore, VGGDiversity
 
@@ -52,6 +53,7 @@ class EvalConfig:
     clip_length: int = 10
     judge: str | None = None  # CATER judge file; None: the shipped, pinned one
     trajectory_control: bool = False  # also score a trajectory-conditioned sample per clip (trajectory_control.py)
+    inputs: list[dict] | None = None  # inputs.jsonl lines of `ti2v-bench inputs`: each clip must match its line
 
 
 def default_metrics(captions: str) -> tuple[str, ...]:
@@ -193,9 +195,12 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
     bad = [m for m in metrics if m not in ALL_METRICS]
     if bad:
         raise ValueError(f"unknown metric(s) {', '.join(bad)}; known: {', '.join(ALL_METRICS)}")
-    reader = ClipReader(cfg.data, cfg.split, cfg.captions, cfg.speed, cfg.seed, cfg.clip_length, cfg.limit)
+    limit = cfg.limit if cfg.inputs is None else min(cfg.limit or len(cfg.inputs), len(cfg.inputs))
+    reader = ClipReader(cfg.data, cfg.split, cfg.captions, cfg.speed, cfg.seed, cfg.clip_length, limit)
     if len(reader) == 0:
         raise ValueError(f"no clips to evaluate in {reader.dir}")
+    if cfg.inputs is not None and len(reader) < limit:
+        raise ValueError(f"the inputs list {limit} clips, {reader.dir} holds {len(reader)}")
     dataset = reader.dataset
     control = control_scorer(dataset, reader, cfg, device) if "control" in metrics else None
     model = resolve_model(cfg.model, device, cfg.vqvae)
@@ -225,6 +230,8 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         batch_ref.clear()
 
     for n, clip in enumerate(reader):
+        if cfg.inputs is not None:
+            check_clip(cfg.inputs[n], clip)
         t0 = time.time()
         gen = generate_clip(model, clip, samples, clip_seed(cfg.seed, clip.index), cfg.clip_length)
         timings["generate"] += time.time() - t0
@@ -324,6 +331,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
                   "eta": None if cfg.speed == "random" else float(cfg.speed),
                   "eta_mean": float(np.mean([r["eta"] for r in per_clip]))},
         "seed": cfg.seed,
+        "inputs_checked": cfg.inputs is not None,
         "metrics": metric_out,
         "metric_details": extras,
         "control": control_out,
