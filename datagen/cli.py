@@ -23,6 +23,10 @@ def _positive(ctx, param, value):
     return value
 
 
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="ti2v")
 def main() -> None:
@@ -68,7 +72,8 @@ def report_split(split_dir: Path, manifest: dict | None) -> None:
     if manifest is None:
         click.echo(f"this share of {split_dir} is done; manifest.json is written by the run that completes the split")
     else:
-        click.echo(f"wrote {manifest['num_videos']} videos in {len(manifest['shards'])} shards to {split_dir}")
+        click.echo(f"wrote {_count(manifest['num_videos'], 'video')} in {_count(len(manifest['shards']), 'shard')} "
+                   f"to {split_dir}")
 
 
 @main.group()
@@ -118,7 +123,8 @@ def info(path, as_json):
         click.echo(json.dumps(summary, indent=1, sort_keys=True))
         return
     for split in summary["splits"]:
-        click.echo(f"{split['dataset']} / {split['split']}: {split['num_videos']} videos in {split['num_shards']} shards, "
+        click.echo(f"{split['dataset']} / {split['split']}: {_count(split['num_videos'], 'video')} in "
+                   f"{_count(split['num_shards'], 'shard')}, "
                    f"{split['frames']} frames of {split['height']}x{split['width']}x{split['channels']}, "
                    f"speed interval {split['speed_interval']}, seed {split['seed']}")
         click.echo(f"  source: {split.get('source', '-')}; {split['bytes'] / max(split['num_videos'], 1) / 1024:.1f} KiB/video")

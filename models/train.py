@@ -166,6 +166,11 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (10 * torch.log10(255.0**2 / mse.clamp_min(1e-10))).clamp(max=100.0)
 
 
+def describe(row: dict) -> str:
+    """A metrics row as one readable line (no timestamps)."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "time")
+
+
 class Logger:
     def __init__(self, out: Path, enabled: bool):
         self.enabled = enabled
@@ -259,7 +264,7 @@ class StageRun:
     def log_eval(self, row: dict) -> dict:
         """An evaluation row: into metrics.jsonl and, as one line, above the progress bar."""
         self.log.write(**row)
-        self.bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        self.bar.write(describe(row))
         return row
 
     def loop(self, train_step: Callable[[], None], save: Callable[[], None], samples: Callable[[], None],

@@ -14,7 +14,6 @@ e.g. ``--set mage.d_model=128 --set mage_train.lr=3e-4``. A run resumes from ``-
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -60,6 +59,17 @@ def _preset(preset, overrides, stage, steps, batch_size, lr, workers):
     return cfg
 
 
+def _finish(row: dict, out: str) -> None:
+    """The last line of a run: its final evaluation (if any) and where the run folder is; only on rank 0."""
+    import os
+
+    from .train import describe
+
+    if os.environ.get("RANK", "0") != "0":
+        return
+    click.echo((f"final evaluation: {describe(row)}\n" if row else "") + f"run folder: {out}")
+
+
 def _split_arg(data: str, split: str | None) -> tuple[str, str | None]:
     """A split folder given directly (holds shard files) is used as is."""
     p = Path(data)
@@ -84,7 +94,7 @@ def vqvae(preset, data, out, split, eval_split, device, steps, batch_size, lr, w
     root, sp = _split_arg(data, split)
     row = train_vqvae(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
                       max_minutes=max_minutes)
-    click.echo(json.dumps(row))
+    _finish(row, out)
 
 
 @main.command(short_help="Stage 2: the MAGE generator on the VQ-VAE's tokens.")
@@ -100,7 +110,7 @@ def mage(preset, data, out, split, eval_split, device, steps, batch_size, lr, wo
     root, sp = _split_arg(data, split)
     row = train_mage(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
                      resume=resume, max_minutes=max_minutes)
-    click.echo(json.dumps(row))
+    _finish(row, out)
 
 
 @main.command("motion-i2v", short_help="The Motion-I2V-style baseline: motion field first, then warping.")
@@ -114,7 +124,7 @@ def motion_i2v(preset, data, out, split, eval_split, device, steps, batch_size, 
     root, sp = _split_arg(data, split)
     row = train_motion_i2v(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
                            max_minutes=max_minutes)
-    click.echo(json.dumps(row))
+    _finish(row, out)
 
 
 def cli_main() -> None:
