@@ -63,24 +63,30 @@ def _from_inputs(ctx, folder, split, captions, speed, seed):
     return header["split"], header["captions"], header["speed"], header["seed"], lines
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="ti2v")
 def main():
-    """Benchmark for text-image-to-video generation on ti2v shards."""
+    """Benchmark for text-image-to-video generation on ti2v shards: `evaluate` scores a model, `inputs` exports
+    what an outside model is given, `weights` manages the metric networks, `judge` the CATER-GEN judge."""
 
 
 @main.command()
 @click.argument("model")
 @click.option("--data", required=True, type=click.Path(), help="dataset folder (OUT or OUT/<split>)")
-@click.option("--split", default="test", show_default=True)
-@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True)
+@click.option("--split", default="test", show_default=True, help="split folder inside --data")
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True,
+              help="which caption of each clip the model is given")
 @click.option("--samples", type=click.IntRange(min=1), default=None, help="samples per clip [1 explicit, 5 ambiguous]")
 @click.option("--metrics", multiple=True, callback=_metrics,
               help="comma-separated subset of psnr,ssim,lpips,fid,fvd,div_vgg,div_i3d,control")
 @click.option("--speed", default="random", callback=_speed, show_default=True, help="eta in [0,1] or 'random'")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="evaluate the first N clips only")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="clips per batch of the metric networks")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto: the GPU when there is one")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="draws the random speeds and every generation seed; same seed, same report")
 @click.option("--out", type=click.Path(), default=None, help="report folder (report.json, report.md, PNG/GIF)")
 @click.option("--strict", is_flag=True, help="fail instead of skipping metrics whose weights are missing")
 @click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
@@ -147,7 +153,8 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
 @main.command()
 @click.option("--data", required=True, type=click.Path(), help="dataset folder (OUT or OUT/<split>)")
 @click.option("--split", default="test", show_default=True, help="split folder inside --data")
-@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True)
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True,
+              help="which caption of each clip to export")
 @click.option("--speed", default="random", callback=_speed, show_default=True,
               help="eta in [0,1] for every clip, or 'random' (each clip's eta drawn from --seed and its index)")
 @click.option("--seed", type=int, default=0, show_default=True, help="the seed `evaluate` will be run with")
@@ -183,7 +190,8 @@ def weights():
 
 @weights.command("list")
 def weights_list():
-    """Known weight files and where they were found."""
+    """Known weight files and where they were found ($TI2V_WEIGHTS first, then the torch hub cache)."""
+    click.echo("searched: " + ", ".join(str(d) for d in W.search_dirs()))
     for r in W.describe_all():
         where = r["found"] or f"missing (ti2v-bench weights fetch {r['name']})"
         click.echo(f"{r['name']:14s} {r['file']:42s} {where}\n{'':14s} {r['used_for']}")
@@ -191,9 +199,9 @@ def weights_list():
 
 @weights.command("fetch")
 @click.argument("names", nargs=-1)
-@click.option("--all", "all_", is_flag=True)
+@click.option("--all", "all_", is_flag=True, help="every known weight file")
 @click.option("--url-base", default=None, help="mirror: URL prefix replacing the registry's (file name appended)")
-@click.option("--force", is_flag=True)
+@click.option("--force", is_flag=True, help="download again even when a verified copy is present")
 def weights_fetch(names, all_, url_base, force):
     """Download weight files (checksum-verified, temp file then rename)."""
     names = list(W.REGISTRY) if all_ else list(names)
@@ -218,7 +226,7 @@ def weights_fetch(names, all_, url_base, force):
 
 @weights.command("verify")
 @click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
 def weights_verify(names, as_json):
     """Check the files found against their published checksums."""
     names = list(names) or list(W.REGISTRY)

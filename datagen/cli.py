@@ -137,7 +137,8 @@ def info(path, as_json):
               help="sheet.png (contact sheet: one row of frames per video, caption under it) or clip.gif.")
 @click.option("--count", type=int, default=6, show_default=True, callback=_positive, help="Videos to show.")
 @click.option("--start", type=int, default=0, show_default=True, help="Index of the first video.")
-@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True)
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True,
+              help="Which caption of each video to print under it.")
 @click.option("--masks", is_flag=True, help="Overlay instance masks where the shards have them (CATER-GEN).")
 @click.option("--split", default=None, help="Split to show when PATH is a dataset folder.")
 def preview(path, out, count, start, captions, masks, split):

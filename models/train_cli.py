@@ -21,24 +21,37 @@ import click
 from .config import load_preset, replace
 
 
+def _preset_names() -> list[str]:
+    from importlib.resources import files
+
+    return sorted(p.name[len("train-"):-len(".yaml")] for p in files("ti2v.templates").joinpath("presets").iterdir()
+                  if p.name.startswith("train-") and p.name.endswith(".yaml"))
+
+
 def _common(f):
     opts = [
         click.option("--preset", default="mnist-single", show_default=True,
-                     help="train-<name>.yaml in templates/presets, or a YAML path"),
+                     help=f"one of {', '.join(_preset_names())} (templates/presets/train-<name>.yaml), or a YAML "
+                          "path"),
         click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
                      help="dataset folder OUT (with OUT/<split>) or a split folder"),
         click.option("--out", required=True, type=click.Path(file_okay=False), help="run folder"),
-        click.option("--split", default="train", show_default=True),
-        click.option("--eval-split", default="test", show_default=True, help="'' to skip evaluation"),
+        click.option("--split", default="train", show_default=True, help="split folder of --data to train on"),
+        click.option("--eval-split", default="test", show_default=True,
+                     help="split evaluated during and after training ('' to skip evaluation)"),
         click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)"),
         click.option("--steps", type=click.IntRange(min=1), default=None, help="override <stage>_train.steps"),
-        click.option("--batch-size", type=click.IntRange(min=1), default=None),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="override <stage>_train.batch_size (clips per step and process)"),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="override <stage>_train.lr (the peak learning rate)"),
         click.option("--workers", type=click.IntRange(min=0), default=None, help="DataLoader workers"),
         click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="stop (and save) after this wall time"),
-        click.option("--resume/--no-resume", default=True, show_default=True),
-        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE"),
+        click.option("--resume/--no-resume", default=True, show_default=True,
+                     help="continue from --out/last.ckpt when it exists"),
+        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                     help="override one preset value, e.g. mage.d_model=128 (repeatable; values parsed as YAML)"),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -78,7 +91,8 @@ def _split_arg(data: str, split: str | None) -> tuple[str, str | None]:
     return str(p), split or None
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="ti2v")
 def main() -> None:
     """Train the reference MAGE or the Motion-I2V-style baseline on ti2v shards."""
 

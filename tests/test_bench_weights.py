@@ -74,6 +74,7 @@ def test_cli_weights(server, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "t"))
     r = CliRunner().invoke(main, ["weights", "list"])
     assert r.exit_code == 0 and "pt_inception-2015-12-05-6726825d.pth" in r.output and "missing" in r.output
+    assert f"searched: {tmp_path / 'c'}, {tmp_path / 't' / 'hub' / 'checkpoints'}" in r.output
     (root / "i3d_torchscript.pt").write_bytes(b"abc")
     monkeypatch.setenv("TI2V_WEIGHTS_URL_BASE", url)
     r = CliRunner().invoke(main, ["weights", "fetch", "i3d"])

@@ -42,7 +42,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 @click.option("--num-videos", type=int, required=True,
               help="Videos in the split (the published sizes: v1 3500 train / 1500 test, v2 24000 / 6000).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder; the split goes to OUT/<split>.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed; scene plans and shard seeds derive from it.")
 @click.option("--resolution", type=int, default=128, show_default=True, help="Square frame size in pixels.")
 @click.option("--frames", type=int, default=32, show_default=True, help="Raw frames per video.")
 @click.option("--samples", type=int, default=32, show_default=True, help="Cycles samples per pixel.")
