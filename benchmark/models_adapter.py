@@ -56,8 +56,10 @@ class OracleBaseline:
     name = "oracle"
     needs_reference = True
 
-    def __init__(self, vqvae=None):
+    def __init__(self, vqvae=None, vqvae_path: str | None = None):
         self.vqvae = vqvae
+        if vqvae is not None:  # a different baseline: ground truth through the VQ-VAE's reconstruction
+            self.name = f"oracle through VQ-VAE ({Path(vqvae_path).name if vqvae_path else 'given'})"
 
     def generate_from_reference(self, reference, num_samples=1):
         v = np.asarray(reference, np.uint8)
@@ -193,8 +195,12 @@ def check_checkpoint(path: Path) -> dict:
         if zipfile.is_zipfile(path) or _looks_like_pickle(path):
             raise ModelError(f"checkpoint {path} refused: it would run code or build objects outside plain tensors "
                              f"when unpickled ({msg[:160]}); re-save it with safetensors or plain state dicts") from None
-        raise ModelError(f"checkpoint {path}: corrupt or not a checkpoint ({msg[:160]})") from None
+        raise ModelError(f"checkpoint {path}: not a checkpoint (neither a safetensors nor a torch.save file)") \
+            from None
     except Exception as e:
+        if not (zipfile.is_zipfile(path) or _looks_like_pickle(path)):
+            raise ModelError(f"checkpoint {path}: not a checkpoint (neither a safetensors nor a torch.save file)") \
+                from None
         raise ModelError(f"checkpoint {path}: corrupt or not a checkpoint ({type(e).__name__}: {str(e)[:160]})") from None
     out: dict = {}
 
@@ -240,7 +246,7 @@ def resolve_model(spec: str, device: str = "cpu", vqvae: str | None = None):
                 vq = api.load_vqvae(vqvae, device)
             except Exception as e:
                 raise ModelError(f"--vqvae {vqvae}: {e}") from None
-        return OracleBaseline(vq)
+        return OracleBaseline(vq, vqvae)
     p = Path(spec)
     if p.is_dir():
         return FolderModel(p)
@@ -250,7 +256,8 @@ def resolve_model(spec: str, device: str = "cpu", vqvae: str | None = None):
         try:
             model = api.load_model(str(p), device)
         except Exception as e:
-            raise ModelError(f"checkpoint {p}: {e}") from None
+            msg = str(e)
+            raise ModelError(msg if msg.startswith(str(p)) else f"checkpoint {p}: {msg}") from None
         if not getattr(model, "name", None):
             try:
                 model.name = f"MAGE ({p.name})"

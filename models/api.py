@@ -6,7 +6,7 @@
     video = model.generate(first_frame,            # uint8 [C, H, W] or [H, W, C] (or [H, W] grayscale),
                                                    # numpy array or torch tensor, at the model's resolution
                            "the digit 3 is moving up then down .",
-                           speed=0.5,              # eta in [0, 1] (SPEC section 4)
+                           speed=0.5,              # eta in [0, 1] (docs/DATASETS.md, Speed)
                            num_samples=1,          # videos drawn for this input
                            seed=0,                 # same seed -> same videos
                            frames=10)              # T, at most the model's T
@@ -86,6 +86,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
         from .motion_i2v.api import build
 
         return build(tensors, info, path, device)
+    if info.get("kind") == "train":
+        raise CheckpointError(f"{path}: a training checkpoint (weights and optimizer state, to resume a run); "
+                              f"load or evaluate the model.ckpt beside it ({Path(path).with_name('model.ckpt')})")
     if info.get("kind") != "model" or "mage" not in info.get("config", {}):
         raise CheckpointError(f"{path}: a {info.get('kind')!r} checkpoint, not a full model "
                               "(train the generator with `ti2v-train mage`)")

@@ -75,7 +75,7 @@ def test_missing_and_corrupt_checkpoint(tmp_path):
         resolve_model(str(tmp_path / "model.ckpt"))
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"\x00garbage" * 50)
-    with pytest.raises(ModelError, match="corrupt or not a checkpoint"):
+    with pytest.raises(ModelError, match="not a checkpoint .neither a safetensors nor a torch.save file"):
         resolve_model(str(bad))
     empty = tmp_path / "empty.ckpt"
     empty.write_bytes(b"")
@@ -147,5 +147,17 @@ def test_tiny_mage_checkpoint_and_vqvae_oracle(tmp_path):
     ref = np.random.default_rng(0).integers(0, 255, (10, 64, 64, 1), dtype=np.uint8)
     rec = oracle.generate_from_reference(ref, 1)
     assert rec.shape == (1, 10, 64, 64, 1) and (rec[0, 0] == ref[0]).all()
+    assert oracle.name == "oracle through VQ-VAE (vq.ckpt)" and resolve_model("oracle").name == "oracle"
     with pytest.raises(ModelError, match="vq.ckpt"):
         resolve_model(str(tmp_path / "vq.ckpt"))  # a VQ-VAE-only checkpoint is not a full model
+
+
+def test_training_checkpoint_points_at_model_ckpt(tmp_path):
+    from ti2v.models.checkpoint import save_checkpoint
+
+    last = save_checkpoint(tmp_path / "last.ckpt", {"w": torch.zeros(1)}, {"kind": "train", "stage": "mage"})
+    with pytest.raises(ModelError) as e:
+        resolve_model(str(last))
+    msg = str(e.value)
+    assert "a training checkpoint" in msg and str(tmp_path / "model.ckpt") in msg
+    assert msg.count(str(last)) == 1  # the path once, not once per layer
