@@ -1,6 +1,6 @@
 """Test clips for evaluation: a thin view of :class:`ti2v.datagen.dataset.ShardDataset` (the one shard reader).
 
-A clip is the T-frame sample of a raw video at speed eta (SPEC section 4, ``ShardDataset.sample``). ``--speed
+A clip is the T-frame sample of a raw video at speed eta (docs/DATASETS.md, Speed; ``ShardDataset.sample``). ``--speed
 random`` gives each clip the eta ShardDataset draws from (seed, clip index), so the same seed always evaluates
 the same clips at the same speeds, whatever --limit or --batch-size is. Clip index = position in the split.
 """

@@ -1,4 +1,4 @@
-"""Per-frame PSNR and SSIM (SPEC section 7), batched in torch.
+"""Per-frame PSNR and SSIM (docs/METRICS.md, PSNR and SSIM), batched in torch.
 
 Protocol: every frame pair gets its own PSNR / SSIM; the clip score is the mean over its frames and the dataset
 score the mean over clips. SSIM uses an 11-tap Gaussian window (sigma 1.5, truncate 3.5 as scipy.ndimage),

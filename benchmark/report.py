@@ -97,7 +97,8 @@ def markdown(report: dict) -> str:
         ]
     elif c and c.get("kind") == "cater":
         j = c["judge"]
-        lines += _table("Controllability (exact, from the shards' scene state; objects located by the learned judge):",
+        lines += _table("Controllability (exact, from the shards' scene state; objects located by the judge named "
+                        "below):",
                         ["Dataset", "action precision ↑", "referring-expression precision ↑", "unnamed objects still ↑",
                          "judge cell accuracy (GT frames)"],
                         [name, _fmt(c.get("action_precision")), _fmt(c.get("referring_precision")),

@@ -56,7 +56,7 @@ def main() -> None:
               help="Folder with the four MNIST IDX files (default: the cache filled by 'ti2v-datagen fetch mnist').")
 @execution_options
 def mnist(variant, split, num_videos, out, seed, frames, distractor_prob, shard_size, digits, mnist_dir, execution):
-    """Moving MNIST family: 64x64 grayscale videos with explicit captions (SPEC section 2)."""
+    """Moving MNIST family: 64x64 grayscale videos with explicit captions (docs/DATASETS.md, Moving MNIST family)."""
     from .mnist.generate import MnistSettings, generate_split
     from .mnist.plan import min_frames
 
@@ -108,7 +108,9 @@ def verify(path, against):
         click.echo(f"FAIL {line}", err=True)
     if problems:
         sys.exit(1)
-    click.echo("OK")
+    from .verify import checked_summary
+
+    click.echo(f"OK: {checked_summary(Path(path))}" + (f"; equal to {against}" if against else ""))
 
 
 @main.command()
@@ -128,6 +130,10 @@ def info(path, as_json):
                    f"{split['frames']} frames of {split['height']}x{split['width']}x{split['channels']}, "
                    f"speed interval {split['speed_interval']}, seed {split['seed']}")
         click.echo(f"  source: {split.get('source', '-')}; {split['bytes'] / max(split['num_videos'], 1) / 1024:.1f} KiB/video")
+        settings = {k: v for k, v in split["config"].items() if k not in ("split", "num_videos", "generator_version")}
+        click.echo("  settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+        click.echo("  the published split" if split["published"] else
+                   "  NOT the published split (a smoke or custom build): " + "; ".join(split["differs"]))
         click.echo(f"  example: {split['example_caption']}")
 
 

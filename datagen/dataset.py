@@ -2,7 +2,7 @@
 
 Files are opened lazily, once per DataLoader worker process (h5py handles must not cross a fork). Each item
 samples the speed eta (uniformly per item when training, or fixed for evaluation), turns it into frame indices
-with the interval range stored in the shards (SPEC section 4) and returns the T-frame clip.
+with the interval range stored in the shards (docs/DATASETS.md, Speed) and returns the T-frame clip.
 """
 
 from __future__ import annotations

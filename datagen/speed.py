@@ -1,4 +1,4 @@
-"""Speed as an explicit condition (SPEC section 4): eta in (0, 1) picks a frame-sampling interval.
+"""Speed as an explicit condition (docs/DATASETS.md, Speed): eta in (0, 1) picks a frame-sampling interval.
 
 interval = s0 + eta * (s1 - s0); the clip is frames floor(linspace(0, N-1, round(N / interval))) of the raw
 N-frame video, cut to T frames, the last frame repeated when shorter.

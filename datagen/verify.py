@@ -6,17 +6,37 @@ import json
 from pathlib import Path
 
 from .errors import InputError
-from .runner import MANIFEST, load_manifest, sha256_file
+from .runner import MANIFEST, RUN_FILE, load_manifest, sha256_file, shard_name
 from .shard import ShardFormatError, content_digests, open_shard
 
+
 def split_dirs(path: Path) -> list[Path]:
-    """The split folders at ``path``: itself when it holds a manifest, else its children that do."""
+    """The split folders at ``path``: itself when it holds a manifest, else its children that do. A folder with a
+    run record but no manifest is an unfinished run: the error says which shards are missing."""
     if (path / MANIFEST).exists():
         return [path]
-    found = sorted(p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).exists()) if path.is_dir() else []
+    children = sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+    found = [p for p in children if (p / MANIFEST).exists()]
+    unfinished = [p for p in [path, *children] if (p / RUN_FILE).exists() and not (p / MANIFEST).exists()]
+    if unfinished:
+        raise InputError(unfinished_run(unfinished[0]))
     if not found:
         raise InputError(f"{path} holds no {MANIFEST} (neither a split folder nor a dataset folder)")
     return found
+
+
+def unfinished_run(split_dir: Path) -> str:
+    """What an unfinished run (a killed one, or a job array whose other tasks have not finished) still lacks."""
+    try:
+        run = json.loads((split_dir / RUN_FILE).read_text())
+        n = -(-int(run["num_videos"]) // int(run["shard_size"]))
+    except (OSError, ValueError, KeyError):
+        return f"{split_dir}: an unfinished run (no {MANIFEST}, unreadable {RUN_FILE})"
+    missing = [shard_name(i) for i in range(n) if not (split_dir / shard_name(i)).exists()]
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (f"{split_dir}: an unfinished run, no {MANIFEST} yet: {n - len(missing)} of {n} shards present"
+            + (f", missing {shown}" if missing else ", the last shard is being written")
+            + "; rerun the same command (every array task) to finish it")
 
 
 def check_shard_schema(path: Path, expected: dict) -> list[str]:
@@ -104,6 +124,18 @@ def compare_to(split_dir: Path, other_manifest: Path) -> list[str]:
     return problems
 
 
+def checked_summary(path: Path) -> str:
+    """What verify read: splits, shards, videos and bytes (sha256, schema and every chunk of each shard)."""
+    dirs = split_dirs(path)
+    manifests = [load_manifest(d) for d in dirs]
+    shards = sum(len(m["shards"]) for m in manifests)
+    videos = sum(m["num_videos"] for m in manifests)
+    size = sum((d / e["file"]).stat().st_size for d, m in zip(dirs, manifests) for e in m["shards"])
+    names = ", ".join(f"{m['dataset']}/{m['split']}" for m in manifests)
+    return (f"{len(dirs)} split{'s' if len(dirs) != 1 else ''} ({names}), {shards} shard{'s' if shards != 1 else ''}, "
+            f"{videos} videos, {size / 1e6:.1f} MB checked (sha256, schema, counts, every chunk read)")
+
+
 def verify_tree(path: Path, against: Path | None = None) -> list[str]:
     problems: list[str] = []
     for split_dir in split_dirs(path):
@@ -150,6 +182,32 @@ def describe(path: Path) -> dict:
                     "bytes": sum((split_dir / e["file"]).stat().st_size for e in manifest["shards"]),
                     "example_caption": f["captions/explicit"][0].decode(),
                     "config": manifest["config"],
+                    **published_status(manifest),
                 }
             )
     return {"splits": splits}
+
+
+# settings that change how a split is made, not what it holds (recorded, but a build may differ in them)
+_NOT_DEFINING = {"device", "threads", "generator_version", "num_videos", "seed", "shard_size", "split"}
+
+
+def published_status(manifest: dict) -> dict:
+    """Whether a split is the published one: its preset's size, seed and settings; otherwise what differs (a
+    smoke build at a fraction of the size, an override, the offline digits)."""
+    from .regenerate import data_preset_names, load_preset
+
+    dataset, cfg = manifest["dataset"], manifest["config"]
+    if dataset not in data_preset_names():
+        return {"published": False, "differs": ["no preset for this dataset"]}
+    preset = load_preset(dataset)
+    differs = []
+    size = preset["splits"].get(manifest["split"])
+    if manifest["num_videos"] != size:
+        differs.append(f"num_videos {manifest['num_videos']} (published {size})")
+    if cfg.get("seed") != preset["seed"]:
+        differs.append(f"seed {cfg.get('seed')} (published {preset['seed']})")
+    for key, value in preset["options"].items():
+        if key not in _NOT_DEFINING and key in cfg and cfg[key] != value:
+            differs.append(f"{key} {cfg[key]} (published {value})")
+    return {"published": not differs, "differs": differs}

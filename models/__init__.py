@@ -2,7 +2,7 @@
 
 | module | paper | holds |
 |---|---|---|
-| ``config`` | Sec. 4.2, SPEC 5 | dataclass configs, ``templates/presets/train-<dataset>.yaml`` presets, overrides |
+| ``config`` | Sec. 4.2, release sizes | dataclass configs, ``templates/presets/train-<dataset>.yaml`` presets, overrides |
 | ``vqvae`` | Sec. 3.2, Eq. 1 | VQ-VAE: encoder/decoder, EMA codebook, k-means++ init, dead-code restart, perplexity |
 | ``vocabulary`` | Sec. 3.3.1 | vocabulary from ``templates/captions/*.yaml``, tokenizer |
 | ``text_encoder`` | Sec. 3.3.1 | word embeddings + 2-layer transformer -> e_s |

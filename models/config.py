@@ -1,4 +1,5 @@
-"""Configurations of the reference MAGE (paper section 3, sizes of SPEC section 5) and the training presets.
+"""Configurations of the reference MAGE (paper section 3; sizes of the authors' release, as recorded in
+``templates/presets/train-<dataset>.yaml``) and the training presets.
 
 Three dataclasses hold everything a model needs to be rebuilt: :class:`VQVAEConfig` (Sec. 3.2, Eq. 1),
 :class:`MAGEConfig` (Sec. 3.3, Eqs. 2-7) and :class:`TrainConfig` (Sec. 4.2). Presets live in
@@ -73,7 +74,7 @@ class MAGEConfig:
     psi_channels: int = 64  # width of the 3D conv blocks of psi
     alpha: float = 1e-3  # weight of ||c||^2 in Eq. 7
     beta: float = 2.5e-4  # weight of KL(q||p) in Eq. 7
-    speed_interval: tuple[float, float] = (1.0, 2.0)  # informative only: eta -> sampling interval (SPEC 4)
+    speed_interval: tuple[float, float] = (1.0, 2.0)  # informative only: eta -> sampling interval (docs/DATASETS.md, Speed)
 
     def __post_init__(self) -> None:
         self.speed_interval = tuple(float(v) for v in self.speed_interval)

@@ -1,6 +1,7 @@
 """Text encoder of Sec. 3.3.1: learned word embeddings + a 2-layer transformer -> e_s in R^{L x d}.
 
-Release sizes (SPEC section 5): width 512, 16 heads, feed-forward 2048, GELU, dropout 0.1.
+Release sizes (the MAGE authors' release, as in ``templates/presets/train-*.yaml``):
+width 512, 16 heads, feed-forward 2048, GELU, dropout 0.1.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Word vocabulary of the text encoder (Sec. 3.3.1: "a learnable text encoder computes e_s from s").
 
 The vocabulary is built from the caption templates (every string value in ``templates/captions/*.yaml``,
-``{placeholders}`` removed) plus the words of the MNIST and CATER templates of SPEC section 3, the ten digits and
+``{placeholders}`` removed) plus the words of the MNIST and CATER templates of docs/DATASETS.md, Caption templates, the ten digits and
 the signs ``( ) , . -``. The tokenizer lower-cases and splits words, single digits, parentheses, commas, periods
 and minus signs: ``"sliding to (-2, 3)."`` -> ``sliding to ( - 2 , 3 ) .``. Unknown words map to ``<unk>``.
 """
@@ -23,7 +23,7 @@ _TOKEN_RE = re.compile(r"[a-z]+|[0-9]|[(),.\-]")
 _PLACEHOLDER_RE = re.compile(r"\{[^}]*\}")
 CAPTION_DIR = Path(__file__).resolve().parent.parent / "templates" / "captions"
 
-# Words of the templates in SPEC section 3, so a vocabulary exists even before the YAML files are written.
+# Words of the templates in docs/DATASETS.md (Caption templates), so a vocabulary exists even before the YAML files are written.
 BUILTIN_WORDS = (
     "the digit is moving and up then down left right "
     # CATER-GEN

@@ -1,4 +1,4 @@
-"""The shard reader's speed mapping (SPEC section 4) and the MNIST download against a local HTTP server."""
+"""The shard reader's speed mapping (docs/DATASETS.md) and the MNIST download against a local HTTP server."""
 
 from __future__ import annotations
 

@@ -221,3 +221,19 @@ def test_chunk_deflate_is_the_same_whatever_the_heap_holds(tmp_path):
     fresh = subprocess.run([sys.executable, "-c", script, str(tmp_path / "videos.npy")], capture_output=True,
                            text=True, check=True).stdout.split()
     assert fresh == stored
+
+
+def test_partly_done_array_run_names_missing_shards(tmp_path):
+    args = ["mnist", "--variant", "single", "--split", "train", "--num-videos", 40, "--shard-size", 10,
+            "--out", tmp_path, "--digits", "sklearn", "--num-shards", 2]
+    datagen(*args, "--shard-index", 0, check=True)
+    for command in ("verify", "info"):
+        proc = datagen(command, tmp_path)
+        line = error_line(proc)
+        assert proc.returncode == 2 and "2 of 4 shards present, missing shard-00001.h5, shard-00003.h5" in line
+    datagen(*args, "--shard-index", 1, check=True)
+    proc = datagen("verify", tmp_path, check=True)
+    assert "OK: 1 split (mnist-single/train), 4 shards, 40 videos" in proc.stdout
+    proc = datagen("info", tmp_path, check=True)
+    assert "NOT the published split" in proc.stdout and "num_videos 40 (published 10000)" in proc.stdout
+    assert "settings: digits=sklearn" in proc.stdout

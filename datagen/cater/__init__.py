@@ -1,4 +1,4 @@
-"""CATER-GEN v1/v2 (SPEC section 3): a pure seeded planner and a Blender (bpy + Cycles) renderer.
+"""CATER-GEN v1/v2 (docs/DATASETS.md, CATER-GEN): a pure seeded planner and a Blender (bpy + Cycles) renderer.
 
 Modules, in data-flow order: ``scene`` (attributes, sizes), ``grid`` (cells, quadrants), ``actions``
 (trajectories, the one per-frame evaluation), ``plan`` (ScenePlan, collision and view checks), ``captions``

@@ -19,7 +19,7 @@ from .camera import Camera, look_at_rotation
 from .geometry import unit_mesh
 from .scene import COLORS
 
-LIGHTS = (  # name, type, location, energy, size, colour (SPEC section 3, CLEVR)
+LIGHTS = (  # name, type, location, energy, size, colour (docs/DATASETS.md, CATER-GEN: Scene; CLEVR)
     ("sun", "SUN", (11.66, -6.63, 25.82), 0.45, None, (1.0, 1.0, 1.0)),
     ("key", "AREA", (6.45, -2.91, 4.26), 78.5, 0.5, (1.0, 0.932, 0.817)),
     ("fill", "AREA", (-4.67, -4.01, 3.01), 23.6, 0.5, (0.762, 0.818, 1.0)),

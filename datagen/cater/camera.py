@@ -1,4 +1,4 @@
-"""The fixed CATER camera as a pinhole model (SPEC section 3), shared by the planner, annotations and tests.
+"""The fixed CATER camera as a pinhole model (docs/DATASETS.md, CATER-GEN: Scene), shared by the planner, annotations and tests.
 
 Blender renders with the same numbers (position (7.48, -6.51, 5.34) aimed at the origin, 35 mm lens on a 32 mm
 sensor, square images so the sensor width spans the image), so projecting a 3D point here lands on the pixel

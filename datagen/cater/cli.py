@@ -1,6 +1,7 @@
 """``ti2v-datagen cater``: render a CATER-GEN split with Blender (register with ``main.add_command(cater)``).
 
-``--objects`` takes MIN-MAX or N with 1 <= MIN <= MAX <= 8 (SPEC's v2 is 3-8, the default; smaller counts are
+``--objects`` takes MIN-MAX or N with 1 <= MIN <= MAX <= 8 (the published v2 is 3-8, the default; docs/DATASETS.md,
+CATER-GEN; smaller counts are
 allowed for tiny runs); v1 always has its two objects (cone and snitch): the value is checked, then ignored.
 Output: OUT/<split>/shard-*.h5 (+ run.json, manifest.json) through the shared runner, so a killed run resumes.
 """

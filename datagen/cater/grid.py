@@ -1,4 +1,4 @@
-"""The 6x6 table grid of CATER-GEN (SPEC section 3): cell labels, cell centres, quadrants.
+"""The 6x6 table grid of CATER-GEN (docs/DATASETS.md, CATER-GEN: Scene): cell labels, cell centres, quadrants.
 
 Captions name places by these labels, so one definition serves the planner (targets), the captions and the
 match sets. A coordinate maps to a signed label in {-3,-2,-1,1,2,3} (no 0): (0,1] -> 1, (1,2] -> 2, (2,3] -> 3,

@@ -21,7 +21,7 @@ from .captions import make_captions
 from .grid import GRID_HALF, all_cells, cell_center, cell_of
 from .scene import SIZES, ObjectSpec, sample_objects
 
-PLACE_MARGIN = 0.25  # SPEC: centres at least r1 + r2 + 0.25 apart at placement
+PLACE_MARGIN = 0.25  # centres at least r1 + r2 + 0.25 apart at placement (docs/DATASETS.md, CATER-GEN)
 MOTION_MARGIN = 0.05  # clearance kept at every frame of motion
 VIEW_MARGIN = 0.02  # fraction of the image kept free at the border
 _VIEW_CAMERA = Camera(1000)

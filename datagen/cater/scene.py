@@ -1,4 +1,4 @@
-"""Object attributes and their geometry numbers (SPEC section 3), and seeded sampling of a scene's objects.
+"""Object attributes and their geometry numbers (docs/DATASETS.md, CATER-GEN: Objects), and seeded sampling of a scene's objects.
 
 Every size-dependent number (footprint radius for collision checks, height, the height whose projection is the
 object's 2D centre) lives here so the planner, the ray caster and Blender agree on one object model:

@@ -1,4 +1,4 @@
-"""The Moving MNIST family planner (SPEC section 2): pure and seeded, it decides everything before drawing.
+"""The Moving MNIST family planner (docs/DATASETS.md, Moving MNIST family): pure and seeded, it decides everything before drawing.
 
 A plan holds the digit labels and glyph indices, every digit's top-left track for every raw frame, the
 motion phrases and the caption; ``draw.draw_videos`` only composites glyphs along those tracks, and the shard's
