@@ -80,12 +80,17 @@ def load_vqvae(path: str | Path, device: str | torch.device = "cpu") -> VQVAE:
 
 def load_model(path: str | Path, device: str | torch.device = "cpu"):
     """Load ``model.ckpt`` onto ``device``: a MAGE (config + vocabulary + VQ-VAE + generator) -> MAGEModel, or a
-    Motion-I2V-style baseline -> ``motion_i2v.api.MotionI2VModel``; both have the same ``generate``."""
+    Motion-I2V-style baseline -> ``motion_i2v.api.MotionI2VModel``, an MMVID-style one -> ``mmvid.api.MMVIDModel``;
+    all have the same ``generate``."""
     tensors, info = load_checkpoint(path)
     if info.get("kind") == "model" and "motion_i2v" in info.get("config", {}):
         from .motion_i2v.api import build
 
         return build(tensors, info, path, device)
+    if info.get("kind") == "model" and "mmvid" in info.get("config", {}):
+        from .mmvid.api import build as build_mmvid
+
+        return build_mmvid(tensors, info, path, device)
     if info.get("kind") == "train":
         raise CheckpointError(f"{path}: a training checkpoint (weights and optimizer state, to resume a run); "
                               f"load or evaluate the model.ckpt beside it ({Path(path).with_name('model.ckpt')})")

@@ -30,9 +30,12 @@ class TimeKVCache:
 
 
 class AxialAttention(nn.Module):
-    def __init__(self, d: int, heads: int, axis: str, dropout: float):
+    """Attention along one axis of [B, t, h, w, d]; along time it is causal unless ``causal=False`` (the
+    bidirectional MMVID-style model)."""
+
+    def __init__(self, d: int, heads: int, axis: str, dropout: float, causal: bool = True):
         super().__init__()
-        self.axis, self.heads, self.head_dim = axis, heads, d // heads
+        self.axis, self.heads, self.head_dim, self.causal = axis, heads, d // heads, causal
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
         self.dropout = dropout
@@ -46,7 +49,7 @@ class AxialAttention(nn.Module):
         if self.axis == "t":
             qkv = qkv.permute(4, 0, 2, 3, 5, 1, 6).reshape(3, b * h * w, nh, t, hd)
             q, k, v = qkv[0], qkv[1], qkv[2]
-            mask, causal = None, t > 1
+            mask, causal = None, self.causal and t > 1
             if cache is not None:
                 if start != cache.length:
                     raise RuntimeError(f"cache holds {cache.length} positions, step starts at {start}")
@@ -54,6 +57,8 @@ class AxialAttention(nn.Module):
                 cache.v[:, :, start:start + t] = v
                 cache.length = start + t
                 k, v = cache.k[:, :, : start + t], cache.v[:, :, : start + t]
+                if not self.causal:
+                    raise RuntimeError("a key/value cache needs causal time attention")
                 if t > 1 and start > 0:  # several new positions after a prefix: explicit causal mask
                     causal = False
                     mask = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(start)
@@ -71,12 +76,15 @@ class AxialAttention(nn.Module):
 
 
 class AxialBlock(nn.Module):
+    """Pre-norm attention along ``axis`` then a feed-forward layer, both residual. ``cfg`` needs d_model, heads,
+    ff_dim, dropout (and causal_time, default True)."""
+
     def __init__(self, cfg: MAGEConfig, axis: str):
         super().__init__()
         d = cfg.d_model
         self.axis = axis
         self.norm1 = nn.LayerNorm(d)
-        self.attn = AxialAttention(d, cfg.heads, axis, cfg.dropout)
+        self.attn = AxialAttention(d, cfg.heads, axis, cfg.dropout, causal=getattr(cfg, "causal_time", True))
         self.norm2 = nn.LayerNorm(d)
         self.ffn = nn.Sequential(nn.Linear(d, cfg.ff_dim), nn.GELU(), nn.Linear(cfg.ff_dim, d))
         self.drop = nn.Dropout(cfg.dropout)

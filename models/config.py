@@ -10,6 +10,7 @@ Three dataclasses hold everything a model needs to be rebuilt: :class:`VQVAEConf
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -161,8 +162,54 @@ class MotionI2VConfig:
         return self.resolution / 4
 
 
+@dataclass
+class MMVIDConfig:
+    """The MMVID-style baseline (``models/mmvid``): one bidirectional transformer over [text, control, video]
+    tokens of the shared VQ-VAE, trained by masked-token prediction, sampled by mask-predict. Text-encoder and
+    axial-block fields have the same names as :class:`MAGEConfig`'s, so the shared ``TextEncoder`` and
+    ``AxialBlock`` build from it."""
+
+    vocab_size: int = 64
+    codebook_size: int = 512
+    tokens_h: int = 16
+    tokens_w: int = 16
+    frames: int = 10  # T: first frame (the control tokens) + 9 generated
+    d_model: int = 128
+    heads: int = 4
+    ff_dim: int = 512
+    dropout: float = 0.1
+    text_layers: int = 2
+    max_text_len: int = 64
+    axial_blocks: int = 6  # attention along one axis each, cycling axial_order (time attention bidirectional)
+    axial_order: str = "thw"
+    joint_every: int = 3  # a joint block (video <-> text / condition tokens) after every joint_every axial blocks
+    partial_prob: float = 0.1  # share of training clips whose frame 1 is partly masked ("partial image" control)
+    rel_weight: float = 0.1  # weight of the relevance head's loss (does the caption describe the video)
+    cons_weight: float = 0.1  # weight of the video-consistency head's loss (is the video one real clip)
+    sample_steps: int = 12  # mask-predict iterations
+    temperature: float = 1.0  # sampling temperature of mask-predict; 0 = greedy
+    candidates: int = 2  # videos drawn per sample and ranked by the relevance and consistency heads
+    causal_time: bool = False  # bidirectional: fixed for this model (read by the shared AxialBlock)
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by heads={self.heads}")
+        if not self.axial_order or set(self.axial_order) - set("thw"):
+            raise ValueError(f"axial_order={self.axial_order!r} must be made of 't', 'h', 'w'")
+        if self.causal_time:
+            raise ValueError("causal_time=True: the MMVID-style transformer is bidirectional")
+        for name in ("sample_steps", "candidates", "joint_every", "axial_blocks"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0.0 <= self.partial_prob <= 1.0:
+            raise ValueError(f"partial_prob={self.partial_prob} is outside [0, 1]")
+        if self.temperature < 0:
+            raise ValueError(f"temperature={self.temperature} must be >= 0 (0 = greedy)")
+
+
 SECTIONS = {"vqvae": VQVAEConfig, "mage": MAGEConfig, "vqvae_train": TrainConfig, "mage_train": TrainConfig,
-            "motion_i2v": MotionI2VConfig, "motion_i2v_train": TrainConfig}
+            "motion_i2v": MotionI2VConfig, "motion_i2v_train": TrainConfig, "mmvid": MMVIDConfig,
+            "mmvid_train": TrainConfig}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -171,13 +218,75 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
-def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """Build ``cls`` from a mapping, refusing unknown keys (a typo in a preset must not pass silently)."""
+def from_dict(cls: type, data: Mapping[str, Any], section: str | None = None) -> Any:
+    """Build ``cls`` from a mapping, refusing unknown keys (a typo in a preset must not pass silently) and values
+    of the wrong type or range (``ValueError`` naming ``section.key=value`` and what is allowed)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{section or cls.__name__}={data!r} is not allowed; it must be a mapping of key: value")
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}; known: {sorted(names)}")
-    return cls(**dict(data))
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        problem = _value_problem(key, hints[key], value)
+        if problem:
+            raise ValueError(f"{section or cls.__name__}.{key}={value!r} is not allowed; it must be {problem}")
+    try:
+        return cls(**dict(data))
+    except (ValueError, TypeError, ZeroDivisionError) as e:
+        raise ValueError(f"{section or cls.__name__}: {e}") from None
+
+
+# fields that count something (sizes, widths, steps): 0 would break the model or the loop
+_POSITIVE = {"in_channels", "resolution", "downsample", "codebook_size", "code_dim", "channels", "vocab_size",
+             "tokens_h", "tokens_w", "frames", "d_model", "heads", "ff_dim", "max_text_len", "axial_blocks", "r_dim",
+             "psi_channels", "batch_size", "steps", "eps", "lr", "field_down", "patch", "blocks", "sample_steps",
+             "renderer_width", "log_every", "candidates", "joint_every", "speed_interval"}
+_UNIT = {"dropout", "ema_decay", "hint_prob", "region_prob", "predicted_from", "hint_over_text", "partial_prob"}
+_CHOICES = {"schedule": ("cosine", "constant")}
+
+
+def _value_problem(key: str, hint: Any, value: Any) -> str | None:
+    """What ``value`` must be for a field of type ``hint`` (None when it is fine)."""
+    def number(v, kind) -> str | None:
+        ok = isinstance(v, int) and not isinstance(v, bool) if kind is int else \
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+        what = "an integer" if kind is int else "a number"
+        if not ok:
+            return what + (" >= 1" if key in _POSITIVE else " >= 0")
+        if key in _UNIT and not 0 <= v <= 1:
+            return f"{what} in [0, 1]"
+        if key in _POSITIVE and not v > 0:
+            return what + (" >= 1" if kind is int else " > 0")
+        if v < 0 or v != v:
+            return what + " >= 0"
+        return None
+
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint in (int, float):
+        return number(value, hint)
+    if hint is str:
+        if not isinstance(value, str):
+            return "a string" + (f": one of {', '.join(_CHOICES[key])}" if key in _CHOICES else "")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            return f"one of {', '.join(_CHOICES[key])}"
+        return None
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        kind = args[0] if args else float
+        if not isinstance(value, (list, tuple)) or not value:
+            return f"a list of {'integers' if kind is int else 'numbers'}"
+        if len(args) > 1 and args[1] is not Ellipsis and len(value) != len(args):
+            return f"a list of {len(args)} {'integers' if kind is int else 'numbers'}"
+        for v in value:
+            p = number(v, kind)
+            if p:
+                return f"a list of {p.replace('an integer', 'integers').replace('a number', 'numbers')}"
+    return None
 
 
 def preset_path(name_or_path: str | Path) -> Path:
@@ -201,25 +310,48 @@ def load_preset(name_or_path: str | Path | None, overrides: Iterable[str] = ()) 
     Sections are returned as config dataclasses (``data`` stays a dict)."""
     raw: dict[str, Any] = {}
     if name_or_path is not None:
-        with open(preset_path(name_or_path), encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
+        path = preset_path(name_or_path)
+        with open(path, encoding="utf-8") as fh:
+            raw = _safe_yaml(fh, f"preset {path}") or {}
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"preset {path} holds a {type(raw).__name__}; it must be a mapping of sections "
+                             f"({', '.join(['dataset', 'data', *SECTIONS])})")
     raw = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not section.key=value")
         key, value = item.split("=", 1)
         parts = key.strip().split(".")
-        target = raw
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = yaml.safe_load(value)
-    out: dict[str, Any] = {"dataset": raw.get("dataset"), "data": dict(raw.get("data", {}))}
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"override {item!r} is not section.key=value (sections: {', '.join(['data', *SECTIONS])})")
+        target = raw.setdefault(parts[0], {})
+        if not isinstance(target, dict):
+            raise ValueError(f"override {item!r}: preset value {parts[0]}={target!r} is not a section")
+        target[parts[1]] = _safe_yaml(value, f"override {item!r}")
+    if not isinstance(raw.get("data", {}), Mapping):
+        raise ValueError(f"data={raw['data']!r} is not allowed; it must be a mapping of key: value")
+    out: dict[str, Any] = {"dataset": raw.get("dataset"), "data": dict(raw.get("data") or {})}
     for section, cls in SECTIONS.items():
-        out[section] = from_dict(cls, raw.get(section, {}))
+        out[section] = from_dict(cls, raw.get(section) or {}, section)
     extra = set(raw) - set(out)
     if extra:
         raise ValueError(f"unknown preset sections: {sorted(extra)}")
     return out
+
+
+def _safe_yaml(text, what: str) -> Any:
+    """``yaml.safe_load``, with any YAML error as one ValueError line saying where and what is allowed."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in str(e.problem):
+            tag = str(e.problem).split("tag", 1)[1].strip().strip("'")
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise ValueError(f"{what}{where}: tag {tag} is not allowed; presets are plain YAML (mappings, lists, "
+                             "numbers, strings, true/false)") from None
+        raise ValueError(f"{what}{where}: not valid YAML ({e.problem or e})") from None
 
 
 def replace(cfg: Any, **changes: Any) -> Any:
@@ -231,6 +363,7 @@ __all__ = [
     "VQVAEConfig",
     "MAGEConfig",
     "MotionI2VConfig",
+    "MMVIDConfig",
     "TrainConfig",
     "load_preset",
     "preset_path",

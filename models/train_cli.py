@@ -1,13 +1,16 @@
 """``ti2v-train``: train the reference MAGE (stage 1 ``vqvae``, stage 2 ``mage``) and the Motion-I2V-style
-baseline (``motion-i2v``, both of its stages in one run).
+baseline (``motion-i2v``, both of its stages in one run) and the MMVID-style baseline (``mmvid``, on stage 1's
+VQ-VAE).
 
     ti2v-train vqvae --preset mnist-single --data OUT --out runs/ms/vqvae
     ti2v-train mage  --preset mnist-single --data OUT --vqvae runs/ms/vqvae/vqvae.ckpt --out runs/ms/mage
     ti2v-train motion-i2v --preset mnist-single --data OUT --out runs/ms/motion-i2v
+    ti2v-train mmvid --preset mnist-single --data OUT --vqvae runs/ms/vqvae/vqvae.ckpt --out runs/ms/mmvid
     torchrun --nproc_per_node 8 -m ti2v.models.train_cli mage ...        # DistributedDataParallel
 
 ``--data`` is a dataset folder ``OUT`` (the split folder ``OUT/<split>`` is used) or a split folder itself.
-``--set section.key=value`` overrides any preset value (sections: data, vqvae, mage, vqvae_train, mage_train, motion_i2v, motion_i2v_train),
+``--set section.key=value`` overrides any preset value (sections: data, vqvae, mage, vqvae_train, mage_train, motion_i2v, motion_i2v_train, mmvid,
+mmvid_train),
 e.g. ``--set mage.d_model=128 --set mage_train.lr=3e-4``. A run resumes from ``--out/last.ckpt`` unless
 ``--no-resume``.
 """
@@ -39,7 +42,8 @@ def _common(f):
         click.option("--split", default="train", show_default=True, help="split folder of --data to train on"),
         click.option("--eval-split", default="test", show_default=True,
                      help="split evaluated during and after training ('' to skip evaluation)"),
-        click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)"),
+        click.option("--device", default=None, callback=_device,
+                     help="cpu, cuda, cuda:1 (default: cuda when available)"),
         click.option("--steps", type=click.IntRange(min=1), default=None, help="override <stage>_train.steps"),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="override <stage>_train.batch_size (clips per step and process)"),
@@ -56,6 +60,46 @@ def _common(f):
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def _device(ctx, param, value):
+    """cpu, cuda or cuda:N (a GPU that is there), checked before anything is read or written."""
+    if value is None:
+        return None
+    import torch
+
+    v = value.strip().lower()
+    if v == "cpu":
+        return v
+    if v == "cuda" or (v.startswith("cuda:") and v[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise click.BadParameter(f"{value!r}: CUDA is not available on this machine; use --device cpu")
+        if ":" in v and int(v[5:]) >= torch.cuda.device_count():
+            raise click.BadParameter(f"{value!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                                     f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+        return v
+    raise click.BadParameter(f"{value!r} is not a device; allowed: cpu, cuda, cuda:N")
+
+
+def _check_out(out: str) -> None:
+    """--out must be (or be creatable as) a writable folder; nothing is created here."""
+    import os
+    import tempfile
+
+    p = Path(out).absolute()
+    if p.exists() and not p.is_dir():
+        raise click.BadParameter(f"{out} is a file, not a folder", param_hint="--out")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise click.BadParameter(f"{out} cannot be made: {probe} is a file", param_hint="--out")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint="--out") from None
 
 
 def _preset(preset, overrides, stage, steps, batch_size, lr, workers):
@@ -94,7 +138,7 @@ def _split_arg(data: str, split: str | None) -> tuple[str, str | None]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="ti2v")
 def main() -> None:
-    """Train the reference MAGE or the Motion-I2V-style baseline on ti2v shards."""
+    """Train the reference MAGE, the Motion-I2V-style or the MMVID-style baseline on ti2v shards."""
 
 
 @main.command(short_help="Stage 1: the VQ-VAE (frames -> 16x16 tokens).")
@@ -105,6 +149,7 @@ def vqvae(preset, data, out, split, eval_split, device, steps, batch_size, lr, w
     from .train import train_vqvae
 
     cfg = _preset(preset, overrides, "vqvae", steps, batch_size, lr, workers)
+    _check_out(out)
     root, sp = _split_arg(data, split)
     row = train_vqvae(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
                       max_minutes=max_minutes)
@@ -121,9 +166,27 @@ def mage(preset, data, out, split, eval_split, device, steps, batch_size, lr, wo
     from .train import train_mage
 
     cfg = _preset(preset, overrides, "mage", steps, batch_size, lr, workers)
+    _check_out(out)
     root, sp = _split_arg(data, split)
     row = train_mage(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
                      resume=resume, max_minutes=max_minutes)
+    _finish(row, out)
+
+
+@main.command(short_help="The MMVID-style baseline: bidirectional mask-predict on the VQ-VAE's tokens.")
+@_common
+@click.option("--vqvae", "vqvae_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="vqvae.ckpt of stage 1 (the tokenizer MAGE uses)")
+def mmvid(preset, data, out, split, eval_split, device, steps, batch_size, lr, workers, max_minutes, resume,
+          overrides, vqvae_path):
+    """Train the MMVID-style transformer (masked-token prediction, relevance and consistency heads) on the frozen
+    VQ-VAE's tokens (sections mmvid, mmvid_train)."""
+    from .mmvid.train import train_mmvid
+
+    cfg = _preset(preset, overrides, "mmvid", steps, batch_size, lr, workers)
+    root, sp = _split_arg(data, split)
+    row = train_mmvid(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
+                      resume=resume, max_minutes=max_minutes)
     _finish(row, out)
 
 
@@ -135,6 +198,7 @@ def motion_i2v(preset, data, out, split, eval_split, device, steps, batch_size, 
     from .motion_i2v.train import train_motion_i2v
 
     cfg = _preset(preset, overrides, "motion_i2v", steps, batch_size, lr, workers)
+    _check_out(out)
     root, sp = _split_arg(data, split)
     row = train_motion_i2v(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
                            max_minutes=max_minutes)
