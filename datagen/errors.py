@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -22,9 +23,10 @@ def ensure_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
-        probe = p / ".ti2v-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # a name of its own: array tasks on several hosts start together in one --out
+        fd, probe = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=p)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
         raise click.BadParameter(f"{p} is not a writable directory ({e.strerror or e})", param_hint=option) from None
     return p

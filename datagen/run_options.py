@@ -16,6 +16,7 @@ class Execution:
     address: str | None = None
     shard_index: int | None = None
     num_shards: int | None = None
+    wait: bool = False  # wait for a live run making the same shards instead of refusing
 
     def select(self, jobs) -> set[int] | None:
         """Shard indices this process makes: every num_shards-th shard starting at shard_index, or all."""
@@ -32,7 +33,7 @@ def _check(ctx, param, value):
 
 
 def execution_options(f):
-    """Add --workers, --executor, --address, --shard-index, --num-shards; the command receives ``execution``."""
+    """Add --workers, --executor, --address, --shard-index, --num-shards, --wait; the command receives ``execution``."""
     options = [
         click.option("--workers", type=int, default=1, show_default=True, callback=_check,
                      help="Worker processes (local), or Ray CPUs when --executor ray starts a local Ray."),
@@ -43,11 +44,13 @@ def execution_options(f):
                      help="Make only shards i with i % NUM_SHARDS == SHARD_INDEX (e.g. $SLURM_ARRAY_TASK_ID)."),
         click.option("--num-shards", type=int, default=None, callback=_check,
                      help="How many array tasks split the run (with --shard-index)."),
+        click.option("--wait", is_flag=True, default=False,
+                     help="If another run is making the same shards of a split, wait for it instead of exiting with an error."),
     ]
     for option in reversed(options):
         f = option(f)
 
-    def wrapper(*args, workers, executor, address, shard_index, num_shards, **kwargs):
+    def wrapper(*args, workers, executor, address, shard_index, num_shards, wait, **kwargs):
         if (shard_index is None) != (num_shards is None):
             raise click.UsageError("--shard-index and --num-shards go together")
         if shard_index is not None and shard_index >= num_shards:
@@ -55,6 +58,6 @@ def execution_options(f):
                                      param_hint="--shard-index")
         if address and executor != "ray":
             raise click.BadParameter(f"{address} needs --executor ray", param_hint="--address")
-        return f(*args, execution=Execution(workers, executor, address, shard_index, num_shards), **kwargs)
+        return f(*args, execution=Execution(workers, executor, address, shard_index, num_shards, wait), **kwargs)
 
     return functools.update_wrapper(wrapper, f)  # carries f.__click_params__, so later options attach too

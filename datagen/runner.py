@@ -6,6 +6,13 @@ written under a temporary name and renamed when complete (see ``shard.ShardWrite
 arguments keeps every complete shard, drops temporary leftovers and makes only what is missing.
 ``run.json`` in the split folder pins the configuration, so a rerun with different arguments is refused
 instead of mixing two datasets. ``manifest.json`` is written when every shard of the split exists.
+
+Runs that overlap (the tasks of a Slurm array, or a second command into the same folder) coordinate through
+locks in ``<split>/.locks``: each run holds ``owner-<host>-<pid>.lock`` while it lives and names its
+temporaries ``shard-NNNNN.h5.<host>-<pid>.tmp``, so start-up removes only temporaries whose owner's lock is free
+(a killed run's); ``split.lock`` is held briefly to pin ``run.json``, clean up, and write the manifest (once, by
+whichever run finds every shard complete); ``run-<share>.lock`` is held for the whole run, so a second run that
+would make the same shards is refused (one line, exit 2) or waits for it (``--wait``).
 """
 
 from __future__ import annotations
@@ -16,11 +23,16 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import re
+import socket
+import sys
 import time
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .progress import progress_bar
@@ -42,6 +54,7 @@ class ShardJob:
     path: Path  # final file name
     dataset: str
     split: str
+    tmp: Path | None = None  # where the shard is written before its rename (default: ShardWriter's <name>.tmp)
 
 
 def derive_seed(seed: int, *parts: Any) -> int:
@@ -134,6 +147,74 @@ def _run_job(write_shard: Callable, job: ShardJob) -> int:
     return job.index
 
 
+LOCK_DIR = ".locks"
+_TAGGED_TMP = re.compile(r"^(shard-\d+\.h5)\.(?P<tag>.+)\.tmp$")
+
+
+def task_tag() -> str:
+    """This run's name in its temporaries and owner lock: host and pid."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _lock(path: Path, wait: bool, busy: Callable[[], str]) -> FileLock:
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            raise InputError(busy()) from None
+        print(f"waiting for {busy().split(';')[0]}", file=sys.stderr, flush=True)
+        lock.acquire()
+    return lock
+
+
+@contextmanager
+def _split_locked(locks: Path):
+    """The short exclusive section of a split: run.json, clean-up, the manifest."""
+    lock = FileLock(locks / "split.lock")
+    with lock:
+        yield
+
+
+def _owner_alive(locks: Path, tag: str) -> bool:
+    path = locks / f"owner-{tag}.lock"
+    if not path.exists():
+        return False
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    path.unlink(missing_ok=True)
+    return False
+
+
+def _remove_stale_temporaries(split_dir: Path, locks: Path, tag: str) -> None:
+    """Temporaries of runs that are gone (their owner lock is free); never those of a live overlapping run."""
+    for leftover in split_dir.glob("*.tmp"):
+        m = _TAGGED_TMP.match(leftover.name)
+        if m is None or m["tag"] == tag or not _owner_alive(locks, m["tag"]):
+            leftover.unlink(missing_ok=True)  # untagged ones are written only under split.lock, which we hold
+
+
+def _share_key(jobs: Sequence[ShardJob], wanted: set[int]) -> str:
+    if wanted == {j.index for j in jobs}:
+        return "all"
+    return hashlib.sha256(json.dumps(sorted(wanted)).encode()).hexdigest()[:12]
+
+
+def _busy_message(split_dir: Path, info_path: Path) -> str:
+    try:
+        info = json.loads(info_path.read_text())
+        who = f" (pid {info['pid']} on {info['host']})"
+    except (OSError, ValueError, KeyError):
+        who = ""
+    return (f"{split_dir} is being written by another run making the same shards{who}; "
+            "add --wait to wait for it, or use another --out")
+
+
 def run_shards(
     split_dir: Path,
     jobs: Sequence[ShardJob],
@@ -145,18 +226,46 @@ def run_shards(
     executor: str = "local",
     address: str | None = None,
     select: Iterable[int] | None = None,
+    wait: bool = False,
 ) -> dict | None:
     """Make every missing shard of ``jobs`` (or of the ``select``ed indices), then write the manifest.
 
     Returns the manifest, or None when shards of the split are still missing (another array task's share).
+    A run making the same shards as a live one is refused (InputError), or waits for it when ``wait``.
     """
     split_dir = Path(split_dir)
     split_dir.mkdir(parents=True, exist_ok=True)
-    _pin_run(split_dir, config)
-    for leftover in split_dir.glob("*.tmp"):
-        leftover.unlink()
+    locks = split_dir / LOCK_DIR
+    locks.mkdir(exist_ok=True)
     wanted = set(select) if select is not None else {j.index for j in jobs}
-    todo = [j for j in jobs if j.index in wanted and not _shard_is_complete(j)]
+    tag = task_tag()
+    owner_path = locks / f"owner-{tag}.lock"
+    owner = FileLock(owner_path)
+    owner.acquire(timeout=0)  # nobody else has this host and pid
+    key = _share_key(jobs, wanted)
+    info_path = locks / f"run-{key}.json"
+    try:
+        run_lock = _lock(locks / f"run-{key}.lock", wait, lambda: _busy_message(split_dir, info_path))
+        try:
+            info_path.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+            with _split_locked(locks):
+                _pin_run(split_dir, config)
+                _remove_stale_temporaries(split_dir, locks, tag)
+            todo = [replace(j, tmp=j.path.with_name(f"{j.path.name}.{tag}.tmp"))
+                    for j in jobs if j.index in wanted and not _shard_is_complete(j)]
+            _make(todo, jobs, wanted, write_shard, workers=workers, desc=desc, executor=executor, address=address)
+            with _split_locked(locks):
+                if not all(_shard_is_complete(j) for j in jobs):
+                    return None
+                return _existing_manifest(split_dir, jobs, config) or write_manifest(split_dir, jobs, config)
+        finally:
+            run_lock.release()
+    finally:
+        owner.release()
+        owner_path.unlink(missing_ok=True)
+
+
+def _make(todo, jobs, wanted, write_shard, *, workers, desc, executor, address) -> None:
     total = sum(j.count for j in jobs if j.index in wanted)
     done_videos = total - sum(j.count for j in todo)
     with progress_bar(total, desc, unit="video", initial=done_videos) as bar:
@@ -169,9 +278,18 @@ def run_shards(
                 write_shard(job, bar.update)
         else:
             _run_pool(todo, write_shard, workers, bar)
-    if not all(_shard_is_complete(j) for j in jobs):
+
+
+def _existing_manifest(split_dir: Path, jobs: Sequence[ShardJob], config: dict) -> dict | None:
+    """The manifest another run of the same settings already wrote for these shards, so it is written once."""
+    try:
+        manifest = json.loads((split_dir / MANIFEST).read_text())
+        same = (manifest["config"] == json.loads(json.dumps(config, sort_keys=True))
+                and [(s["file"], s["index"], s["num_videos"]) for s in manifest["shards"]]
+                == [(j.path.name, j.index, j.count) for j in jobs])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return write_manifest(split_dir, jobs, config)
+    return manifest if same else None
 
 
 def _run_pool(todo: list[ShardJob], write_shard: Callable, workers: int, bar: tqdm) -> None:

@@ -10,7 +10,7 @@ layout below is the single definition of the format (docs/FORMAT.md explains it 
     attrs                      format_version, dataset, split, generator_version, config (JSON), seed,
                                speed_interval [s0, s1], frames, num_videos, shard_index, extra attributes
 
-A shard is written under ``<name>.tmp`` and renamed only after the file is closed, so a file with the final
+A shard is written under a temporary name (``<name>.<host>-<pid>.tmp`` from the runner) and renamed only after the file is closed, so a file with the final
 name is always complete.
 """
 
@@ -83,9 +83,10 @@ class ShardWriter:
     shard) or strings / lists of strings (stored as vlen UTF-8).
     """
 
-    def __init__(self, path: str | os.PathLike, attrs: Mapping[str, Any], capacity: int, block: int = 512):
+    def __init__(self, path: str | os.PathLike, attrs: Mapping[str, Any], capacity: int, block: int = 512,
+                 tmp: str | os.PathLike | None = None):
         self.path = Path(path)
-        self.tmp = tmp_path_for(self.path)
+        self.tmp = Path(tmp) if tmp is not None else tmp_path_for(self.path)  # the runner names it per run
         self.capacity = int(capacity)
         self.block = int(block)
         self.attrs = dict(attrs)

@@ -93,7 +93,7 @@ class WriteCaterShard:
             "resolution": cfg.resolution,
             "max_objects": annotations.MAX_OBJECTS,
         }
-        with ShardWriter(job.path, attrs, capacity=job.count) as writer:
+        with ShardWriter(job.path, attrs, capacity=job.count, tmp=job.tmp) as writer:
             for i in range(job.count):
                 plan = plan_video(video_rng(job.seed, job.start + i), cfg.version, cfg.n_min, cfg.n_max, cfg.frames)
                 rgb, masks, motion = renderer.render_video(plan)
@@ -129,5 +129,6 @@ def generate_split(out_dir: Path, split: str, num_videos: int, shard_size: int, 
     config = dict(cfg.run_config(), seed=seed, split=split, num_videos=num_videos, shard_size=shard_size)
     manifest = run_shards(split_dir, jobs, WriteCaterShard(cfg, seed), config=config, workers=execution.workers,
                           executor=execution.executor, address=execution.address, select=execution.select(jobs),
+                          wait=execution.wait,
                           desc=f"{cfg.dataset} {split}")
     return split_dir, manifest

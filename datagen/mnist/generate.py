@@ -59,7 +59,7 @@ def write_mnist_shard(settings: MnistSettings, job: ShardJob, tick=lambda n: Non
         "first_index": job.start,
         "digit_source": digits.source,
     }
-    with ShardWriter(job.path, attrs, capacity=job.count) as writer:
+    with ShardWriter(job.path, attrs, capacity=job.count, tmp=job.tmp) as writer:
         for start in range(0, job.count, DRAW_BATCH):
             plans = [
                 plan_video(settings.variant, settings.split, settings.frames, rng, pools, settings.distractor_prob)
@@ -87,5 +87,5 @@ def generate_split(out_dir: Path, settings: MnistSettings, num_videos: int, shar
     jobs = plan_jobs(split_dir, dataset, settings.split, num_videos, shard_size, settings.seed)
     manifest = run_shards(split_dir, jobs, partial(write_mnist_shard, settings), config=config,
                           workers=execution.workers, executor=execution.executor, address=execution.address,
-                          select=execution.select(jobs), desc=f"{dataset} {settings.split}")
+                          select=execution.select(jobs), wait=execution.wait, desc=f"{dataset} {settings.split}")
     return split_dir, manifest
