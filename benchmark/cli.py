@@ -46,6 +46,28 @@ def _resize(ctx, param, value):
     return out
 
 
+def _check_out(out: str) -> None:
+    """--out must be (or be creatable as) a writable folder, checked before any clip is scored; creates nothing."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    p = Path(out).absolute()
+    if p.exists() and not p.is_dir():
+        raise click.BadParameter(f"{out} is a file, not a folder", param_hint="--out")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise click.BadParameter(f"{out} cannot be made: {probe} is a file", param_hint="--out")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint="--out") from None
+
+
 def _from_inputs(ctx, folder, split, captions, speed, seed):
     """--inputs: the export's settings replace the defaults; one given on the command line must agree."""
     from .inputs import load_inputs
@@ -115,6 +137,8 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
     from .models_adapter import ModelError
     from .report import markdown
 
+    if out:
+        _check_out(out)
     lines = None
     if inputs_dir:
         split, captions, speed, seed, lines = _from_inputs(ctx, inputs_dir, split, captions, speed, seed)

@@ -98,15 +98,33 @@ def build_accumulators(metrics, cfg: EvalConfig, device: str, samples: int):
 
     def need(metric):
         name = METRIC_WEIGHTS[metric]
+        entry = W.get(name)
         if pretrained and W.find(name) is None:
-            e = W.WeightsMissing(W.get(name))
+            e = W.WeightsMissing(entry)
             if cfg.strict:
                 raise MetricUnavailable(f"--strict: metric {metric} needs {e}")
-            skipped[metric] = {"status": "skipped", "reason": "weights missing", "file": W.get(name).filename,
+            skipped[metric] = {"status": "skipped", "reason": "weights missing", "file": entry.filename,
                                "command": W.fetch_command(name)}
             return False
-        used_weights[name] = _weight_record(name) if pretrained else {"file": W.get(name).filename,
-                                                                      "status": "random-init (not comparable)"}
+        if not pretrained:
+            used_weights[name] = {"file": entry.filename, "status": "random-init (not comparable)"}
+            return True
+        # checked before use: a file that does not match its pin never produces a number
+        record = _weight_record(name)
+        if record["status"] == "checksum mismatch":
+            reason = (f"weights file {entry.filename} has sha256 {record['sha256'][:16]}..., which does not start "
+                      f"with its pin {entry.sha256_prefix}; fetch it again with: {W.fetch_command(name)} --force")
+            if cfg.strict:
+                raise MetricUnavailable(f"--strict: metric {metric}: {reason}")
+            skipped[metric] = {"status": "skipped", "reason": "checksum mismatch", "detail": reason,
+                               "file": entry.filename, "sha256": record["sha256"], "pin": entry.sha256_prefix,
+                               "command": f"{W.fetch_command(name)} --force"}
+            return False
+        if record["status"] == "unpinned" and cfg.strict:
+            raise MetricUnavailable(f"--strict: metric {metric} needs {entry.filename}, which is unpinned (no "
+                                    f"published checksum; its sha256 is {record['sha256']}); --strict uses only "
+                                    "pinned weights, drop it to score with the sha256 recorded in the report")
+        used_weights[name] = record
         return True
 
     if "psnr" in metrics or "ssim" in metrics:

@@ -102,6 +102,9 @@ class FolderModel:
             arr = arr[..., None]
         return arr
 
+    def _npy(self, index: int) -> bool:
+        return f"{index}.npy" in self.files or f"{index}_0.npy" in self.files
+
     def load(self, index: int, num_samples: int, frames: int, channels: int) -> np.ndarray:
         vids = []
         for ext in (".npy", ".gif", ".mp4"):
@@ -122,6 +125,12 @@ class FolderModel:
             raise ModelError(f"video folder {self.folder}: clip {index} has {len(vids)} samples, {num_samples} needed")
         out = []
         for v in vids[:num_samples]:
+            if v.shape[-1] != channels and (self._npy(index) or v.shape[-1] not in (1, 3, 4)):
+                # .npy holds exactly what the model made: a channel count other than the shard's is refused, not
+                # averaged (only decoded GIF/MP4 frames, RGB(A) by construction, are reduced to grayscale)
+                raise ModelError(f"video folder {self.folder}: clip {index} has {v.shape[-1]} channels; the shards "
+                                 f"have {channels}, so videos must be uint8 [T, H, W, {channels}]"
+                                 + (" or [T, H, W]" if channels == 1 else ""))
             if v.shape[-1] != channels:
                 v = v[..., :3].mean(-1, keepdims=True).round().astype(np.uint8) if channels == 1 else v
                 if v.shape[-1] == 1 and channels == 3:
@@ -164,12 +173,44 @@ def load_callable(spec: str):
             raise ModelError(f"MODEL {spec!r}: module {mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     if inspect.isclass(obj):
-        obj = obj()
-    if hasattr(obj, "generate"):
-        return CallableModel(spec, obj.generate)
-    if callable(obj):
-        return CallableModel(spec, obj)
-    raise ModelError(f"MODEL {spec!r}: {attr!r} is neither callable nor has a generate method")
+        if not callable(getattr(obj, "generate", None)):
+            raise ModelError(f"MODEL {spec!r}: class {attr!r} has no generate method; {_ALLOWED_CALLABLE}")
+        try:
+            obj = obj()
+        except Exception as e:
+            raise ModelError(f"MODEL {spec!r}: {attr}() failed ({type(e).__name__}: {str(e)[:160]}); the class "
+                             "must build with no arguments") from None
+    fn = obj.generate if hasattr(obj, "generate") else obj
+    if not callable(fn):
+        raise ModelError(f"MODEL {spec!r}: {attr!r} is neither callable nor has a generate method; "
+                         f"{_ALLOWED_CALLABLE}")
+    _check_generate_signature(spec, attr, fn)
+    return CallableModel(spec, fn)
+
+
+GENERATE_ARGS = ("first_frame", "caption", "speed", "num_samples", "seed", "frames")
+_ALLOWED_CALLABLE = ("MODEL module:name must name a function generate(first_frame, caption, speed, num_samples=1, "
+                     "seed=0, frames=10), an object with such a generate method, or a class whose no-argument "
+                     "instance has one")
+
+
+def _check_generate_signature(spec: str, attr: str, fn) -> None:
+    """Refuse anything that cannot be called as ``fn(first_frame=..., caption=..., ..., frames=...)`` (os:system,
+    builtins without a signature) before it is ever called."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise ModelError(f"MODEL {spec!r}: {attr!r} has no inspectable signature (a builtin?); "
+                         f"{_ALLOWED_CALLABLE}") from None
+    params = list(sig.parameters.values())
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    missing = [] if takes_any else [a for a in GENERATE_ARGS if a not in names]
+    required = [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                and p.name not in GENERATE_ARGS + ("trajectories",)]
+    if missing or required:
+        what = f"lacks {', '.join(missing)}" if missing else f"also requires {', '.join(required)}"
+        raise ModelError(f"MODEL {spec!r}: {attr}{sig} is not generate-like ({what}); {_ALLOWED_CALLABLE}")
 
 
 def check_checkpoint(path: Path) -> dict:

@@ -136,7 +136,10 @@ def markdown(report: dict) -> str:
     if skipped:
         lines += ["Not computed:", ""]
         for k, v in skipped.items():
-            if v.get("status") == "skipped":
+            if v.get("status") == "skipped" and v.get("reason") == "checksum mismatch":
+                lines.append(f"- {k}: skipped, weights file `{v['file']}` does not match its checksum pin "
+                             f"{v.get('pin')} (sha256 {v.get('sha256')}); get it again with `{v['command']}`")
+            elif v.get("status") == "skipped":
                 lines.append(f"- {k}: skipped, weights file `{v['file']}` missing; get it with `{v['command']}`")
             else:
                 lines.append(f"- {k}: {v.get('reason', v.get('status'))}")
@@ -144,7 +147,9 @@ def markdown(report: dict) -> str:
     if report.get("weights"):
         lines += ["Weights:", ""]
         for k, v in report["weights"].items():
-            lines.append(f"- {k}: `{v.get('file')}` {v.get('status')} " + (f"sha256 {v['sha256']}" if v.get("sha256") else ""))
+            note = " (no published checksum: the sha256 below is what was used)" if v.get("status") == "unpinned" else ""
+            lines.append(f"- {k}: `{v.get('file')}` {v.get('status')}{note} "
+                         + (f"sha256 {v['sha256']}" if v.get("sha256") else ""))
         lines.append("")
     md = report.get("metric_details", {})
     if md:

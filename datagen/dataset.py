@@ -34,6 +34,31 @@ def resolve_split_dir(root: str | Path, split: str | None = None) -> Path:
     raise InputError(f"{where} is not a split folder (no {MANIFEST}); expected OUT/<split>/ from ti2v-datagen")
 
 
+def check_video_layout(path: Path, f, clip_length: int, expect: tuple | None = None) -> tuple:
+    """A shard's /videos must be uint8 [N, F, H, W, C] with C 1 or 3, F >= clip_length and F = the ``frames``
+    attribute, and (``expect``) the same F, H, W, C as the split's first shard; returns (F, H, W, C)."""
+    v = f["videos"]
+    name = Path(path).name
+    if v.ndim != 5:
+        raise InputError(f"{name}: /videos has shape {v.shape}; it must be [videos, frames, height, width, "
+                         "channels] (5-D)")
+    if v.dtype != np.uint8:
+        raise InputError(f"{name}: /videos is {v.dtype}; it must be uint8 (0-255)")
+    layout = tuple(int(x) for x in v.shape[1:])
+    frames, _, _, channels = layout
+    if channels not in (1, 3):
+        raise InputError(f"{name}: /videos has {channels} channels; allowed: 1 (grayscale) or 3 (RGB)")
+    if frames != int(f.attrs["frames"]):
+        raise InputError(f"{name}: /videos has {frames} frames per video, its 'frames' attribute says "
+                         f"{int(f.attrs['frames'])}")
+    if frames < clip_length:
+        raise InputError(f"{name}: {frames} frames per video, too few for clips of {clip_length} frames")
+    if expect is not None and layout != tuple(expect):
+        raise InputError(f"{name}: videos of [frames, height, width, channels] {list(layout)}, the split's first "
+                         f"shard has {list(expect)}; every shard of a split must match")
+    return layout
+
+
 class ShardDataset(Dataset):
     """Clips from every shard of one split.
 
@@ -77,6 +102,10 @@ class ShardDataset(Dataset):
             self.speed_interval = tuple(float(x) for x in f.attrs["speed_interval"])
             self.frames = int(f.attrs["frames"])
             self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+            layout = check_video_layout(self.files[0], f, clip_length)
+        for path in self.files[1:]:
+            with open_shard(path) as f:
+                check_video_layout(path, f, clip_length, layout)
         self.caption = caption or str(self.attrs.get("default_caption", "explicit"))
 
     def __len__(self) -> int:

@@ -210,9 +210,28 @@ def _resume(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, stag
     if info.get("kind") != "train" or info.get("stage") != stage:
         raise CheckpointError(f"{path}: not a {stage} training checkpoint (kind={info.get('kind')}, "
                               f"stage={info.get('stage')}); pass --no-resume or another --out")
-    model.load_state_dict(prefixed(tensors, prefix))
+    changed = _changed_settings(info, model, stage)
+    if changed:
+        raise CheckpointError(f"{path}: this run was trained with other {stage} settings ({'; '.join(changed)}); "
+                              "resume with the same settings, or pass --no-resume or another --out")
+    try:
+        model.load_state_dict(prefixed(tensors, prefix))
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path}: its {stage} weights do not fit the model built from these settings "
+                              f"({first.strip()}); pass --no-resume or another --out") from None
     optimizer_from_flat(opt, {k: v for k, v in tensors.items() if k.startswith("optim.")}, info["optimizer"])
     return int(info["step"])
+
+
+def _changed_settings(info: dict, model: torch.nn.Module, stage: str) -> list[str]:
+    """Model settings of a training checkpoint that differ from the model's (``key: saved -> now``)."""
+    saved = (info.get("config") or {}).get(stage)
+    cfg = getattr(model, "cfg", None)
+    if not isinstance(saved, dict) or cfg is None:
+        return []
+    now = to_dict(cfg)
+    return [f"{stage}.{k}: {saved[k]!r} -> {v!r}" for k, v in now.items() if k in saved and saved[k] != v]
 
 
 class StageRun:

@@ -86,3 +86,72 @@ def test_cli_weights(server, tmp_path, monkeypatch):
     assert "unpinned" in r.output and "missing" in r.output
     r = CliRunner().invoke(main, ["weights", "fetch", "resnet"])
     assert r.exit_code == 2 and "unknown weights 'resnet'" in r.output
+
+
+# ----------------------------------------------------------------- weights are checked before they are used
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    from ti2v.benchmark.synthetic import make_mnist_split
+
+    root = tmp_path_factory.mktemp("wsplit")
+    make_mnist_split(root, num_videos=3, seed=1)
+    return root
+
+
+def _evaluate(split, *args):
+    return CliRunner().invoke(main, ["evaluate", "static", "--data", str(split), "--limit", "3", *args])
+
+
+def test_mismatching_weights_give_no_number(split, tmp_path, monkeypatch):
+    """A local alexnet file that loads fine but does not match its pin: lpips is skipped, never computed."""
+    import json
+
+    import torch
+    import torchvision
+
+    monkeypatch.setenv("TI2V_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    alex = torchvision.models.alexnet(weights=None)
+    torch.save({k: v for k, v in alex.state_dict().items() if k.startswith("features.")},
+               tmp_path / W.get("alexnet").filename)
+    assert W.verify("alexnet")["status"] == "checksum mismatch"
+    r = _evaluate(split, "--metrics", "psnr,lpips", "--out", str(tmp_path / "rep"))
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["metrics"]["lpips"]["status"] == "skipped"
+    assert rep["metrics"]["lpips"]["reason"] == "checksum mismatch"
+    assert rep["metrics"]["lpips"]["pin"] == "7be5be79"
+    assert isinstance(rep["metrics"]["psnr"], float)
+    assert "alexnet" not in rep["weights"]
+    assert "does not match its checksum pin" in (tmp_path / "rep" / "report.md").read_text()
+    r = _evaluate(split, "--metrics", "psnr,lpips", "--strict")
+    assert r.exit_code == 2
+    assert "alexnet-owt-7be5be79.pth" in r.output and "7be5be79" in r.output and "Traceback" not in r.output
+
+
+def test_unpinned_weights_reported_and_refused_under_strict(split, tmp_path, monkeypatch):
+    """i3d_torchscript.pt has no published checksum: the report says unpinned (with its sha256); --strict refuses."""
+    import json
+
+    import torch
+
+    assert W.get("i3d").sha256_prefix is None
+    monkeypatch.setenv("TI2V_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    class TinyI3D(torch.nn.Module):
+        def forward(self, x, rescale: bool = False, resize: bool = False, return_features: bool = False):
+            return x.mean(dim=(1, 3, 4)).repeat(1, 40)[:, :400]
+
+    path = tmp_path / W.get("i3d").filename
+    torch.jit.script(TinyI3D()).save(str(path))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    r = _evaluate(split, "--metrics", "fvd", "--feature-resize", "i3d=16", "--out", str(tmp_path / "rep"))
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["weights"]["i3d"]["status"] == "unpinned" and rep["weights"]["i3d"]["sha256"] == digest
+    assert rep["fvd_protocol"]["extractor_status"] == "unpinned"
+    assert "unpinned" in (tmp_path / "rep" / "report.md").read_text()
+    r = _evaluate(split, "--metrics", "fvd", "--feature-resize", "i3d=16", "--strict")
+    assert r.exit_code == 2
+    assert "i3d_torchscript.pt" in r.output and "unpinned" in r.output and "Traceback" not in r.output
