@@ -24,9 +24,20 @@ class _LogLines:
         sys.stderr.flush()
 
 
+class _LogBar(tqdm):
+    """In a log, a bar that has not advanced says nothing (a command that fails at once prints only its error)."""
+
+    def display(self, msg=None, pos=None):
+        if self.n <= getattr(self, "_ti2v_start", 0):
+            return True
+        return super().display(msg, pos)
+
+
 def progress_bar(total: int, desc: str, unit: str = "it", initial: int = 0, enabled: bool = True) -> tqdm:
     tty = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled,
+    bar = (tqdm if tty else _LogBar)(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled,
                 file=None if tty else _LogLines(),
                 mininterval=0.1 if tty else LOG_INTERVAL_S, maxinterval=LOG_INTERVAL_S if not tty else 10.0,
                 dynamic_ncols=tty, ncols=None if tty else 100, ascii=not tty)
+    bar._ti2v_start = initial
+    return bar
