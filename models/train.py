@@ -196,6 +196,21 @@ def _save_gif(path: Path, frames: np.ndarray, fps: float = 4.0) -> None:
     imageio.mimsave(str(path), list(frames), duration=1000.0 / fps, loop=0)  # milliseconds
 
 
+@torch.no_grad()
+def save_sample_gif(path: Path, model, dataset, n: int = 4) -> None:
+    """GIF for any loaded generator with ``generate_batch`` (uint8 [B, T, H, W, C]) and ``net``: one row per clip,
+    ground truth on the left, the generated video (seed 0) on the right; captions in a .txt beside it."""
+    model.net.eval()
+    items = [dataset.sample(i, annotations=False) for i in range(min(n, len(dataset)))]
+    truth = np.stack([it["video"] for it in items])  # [b, T, H, W, C]
+    gen = model.generate_batch([v[0] for v in truth], [it["caption"] for it in items],
+                               [it["eta"] for it in items], seed=0)
+    rows = np.concatenate([truth, gen], axis=3)  # [b, T, H, 2W, C]
+    _save_gif(path, np.concatenate(list(rows), axis=1))
+    (path.parent / (path.stem + ".txt")).write_text("\n".join(
+        f"{it['caption']}  eta={it['eta']:.2f}" for it in items) + "\n")
+
+
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 

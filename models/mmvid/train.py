@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from ..config import MMVIDConfig, replace, to_dict
-from ..train import Env, StageRun, TokenCache, _eval_root, _save_gif, batches, collate, fit_frames, lr_at, \
-    open_dataset, psnr
+from ..train import Env, StageRun, TokenCache, _eval_root, batches, collate, fit_frames, lr_at, open_dataset, \
+    psnr, save_sample_gif
 from ..api import load_vqvae
 from ..vocabulary import Vocabulary
 from ..vqvae import VQVAE
@@ -73,7 +73,7 @@ def train_mmvid(preset: dict, data: str | Path, out: str | Path, vqvae_path: str
 
     def samples() -> None:
         if env.is_main and eval_ds is not None:
-            save_samples(out / "samples" / f"{STAGE}-{run.step:07d}.gif", MMVIDModel(vq, model, vocab), eval_ds)
+            save_sample_gif(out / "samples" / f"{STAGE}-{run.step:07d}.gif", MMVIDModel(vq, model, vocab), eval_ds)
 
     def train_step() -> None:
         batch = next(it)
@@ -130,22 +130,6 @@ def eval_mmvid(model: MMVIDModel, dataset, clips: int, tokens_of: TokenCache | N
             pairs += int(other.sum())
     return {k: v / max(n, 1) for k, v in sums.items()} | {
         "relevance_ranking": ranked / pairs if pairs else None, "clips": n}
-
-
-@torch.no_grad()
-def save_samples(path: Path, model: MMVIDModel, dataset, n: int = 4) -> None:
-    """GIF: one row per clip, ground truth on the left, a mask-predict sample (seed 0) on the right."""
-    import numpy as np
-
-    model.net.eval()
-    items = [dataset.sample(i, annotations=False) for i in range(min(n, len(dataset)))]
-    truth = np.stack([it["video"] for it in items])  # [b, T, H, W, C]
-    gen = model.generate_batch([v[0] for v in truth], [it["caption"] for it in items],
-                               [it["eta"] for it in items], seed=0)
-    rows = np.concatenate([truth, gen], axis=3)
-    _save_gif(path, np.concatenate(list(rows), axis=1))
-    (path.parent / (path.stem + ".txt")).write_text("\n".join(
-        f"{it['caption']}  eta={it['eta']:.2f}" for it in items) + "\n")
 
 
 __all__ = ["train_mmvid", "eval_mmvid", "build_config"]

@@ -21,7 +21,7 @@ from ti2v.datagen.dataset import ShardDataset
 from ti2v.datagen.errors import InputError
 
 from ..config import replace, to_dict
-from ..train import Env, StageRun, _eval_root, _save_gif, batches, lr_at, psnr
+from ..train import Env, StageRun, _eval_root, batches, lr_at, psnr, save_sample_gif
 from ..vocabulary import Vocabulary
 from .api import MotionI2VModel, save_motion_i2v
 from .hints import hint_maps, region_map, sample_hints
@@ -126,7 +126,7 @@ def train_motion_i2v(preset: dict, data: str | Path, out: str | Path, split: str
 
     def samples() -> None:
         if env.is_main and eval_ds is not None:
-            save_samples(out / "samples" / f"{STAGE}-{run.step:07d}.gif", MotionI2VModel(model, vocab), eval_ds)
+            save_sample_gif(out / "samples" / f"{STAGE}-{run.step:07d}.gif", MotionI2VModel(model, vocab), eval_ds)
 
     def train_step() -> None:
         batch = next(it)
@@ -182,17 +182,3 @@ def evaluate_clips(model: MotionI2VModel, dataset, clips: int, batch_size: int =
         sums["field_epe_px"] += float(sum((err[i][moving[i]].mean() if moving[i].any() else err[i].mean())
                                           for i in range(b)))
     return {k: v / max(n, 1) for k, v in sums.items()} | {"clips": n}
-
-
-@torch.no_grad()
-def save_samples(path: Path, model: MotionI2VModel, dataset, n: int = 4) -> None:
-    """GIF: one row per clip, ground truth on the left, the generated video (seed 0) on the right."""
-    model.net.eval()
-    items = [dataset.sample(i, annotations=False) for i in range(min(n, len(dataset)))]
-    truth = np.stack([it["video"] for it in items])  # [b, T, H, W, C]
-    gen = model.generate_batch([v[0] for v in truth], [it["caption"] for it in items],
-                               [it["eta"] for it in items], seed=0)
-    rows = np.concatenate([truth, gen], axis=3)  # [b, T, H, 2W, C]
-    _save_gif(path, np.concatenate(list(rows), axis=1))
-    (path.parent / (path.stem + ".txt")).write_text("\n".join(
-        f"{it['caption']}  eta={it['eta']:.2f}" for it in items) + "\n")
