@@ -5,13 +5,18 @@ image is resampled to WORK x WORK pixels first (64, 128 and 256 px datasets shar
 
     F_t      = E(x_t)                                   shared encoder, stride 4 (WORK/4 cells a side)
     e_k      = T(crop(x_1, m_k))                        object k's first look: RGB + mask crop around its box
-    H_tk     = G(F_t * (1 + gamma(e_k)) + beta(e_k), down(m_k))
+    q_k      = mean of P(F_1) over down(m_k)               object k's first look in the encoder's own features
+    c_tk     = cos(P(F_t), q_k)                           where frame t looks like it, cell by cell (Siamese)
+    H_tk     = G(F_t * (1 + gamma(e_k)) + beta(e_k), down(m_k), c_tk)
     p(cell)  = softmax over cells of heat(H_tk)          where object k is now (its projected centre) ...
     u_tk     = centre of the argmax cell + offset(H_tk)  ... to a fraction of a cell
     v_tk, l_tk = sigmoid(state(pool_p(H_tk)))         is enough of it in sight; is it lifted (its shadow, its size)
     r_tk     = sigmoid(R(c_t, c_1, m_k crop, (c_t - c_1) m_k))  has it turned since x_1; c_t = crop(x_t, u_tk),
                                                         standardised per channel over the first-look mask
 
+The correlation map c_tk compares every cell of x_t with object k as x_1 shows it, through the same encoder: an
+identity cue that does not have to be learnt per colour and shape from few scenes (FiLM alone confused look-alikes,
+a gold snitch for a yellow cube). ``match = 0`` in the config turns it off (the first judge files' layout).
 The down-sampled first-frame mask is a prior (most objects do not move), not the answer: training frames show
 objects that slid, were lifted, hidden and uncovered. ``r`` compares the object's pixels at its located place
 with its first look, so only turning (not moving) is asked of it. Labels are the renderer's exact scene state
@@ -37,6 +42,7 @@ class JudgeConfig:
     width: int = 64  # encoder channels at stride 4
     head: int = 32  # per-object head channels
     embed: int = 64  # first-look embedding
+    match: int = 0  # channels of the projection P compared by the correlation map c_tk (0: no map)
 
 
 def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -54,7 +60,8 @@ class JudgeNet(nn.Module):
         self.template = nn.Sequential(_conv(4, 32, 2), _conv(32, e, 2), _conv(e, e), nn.AdaptiveAvgPool2d(1),
                                       nn.Flatten())
         self.film = nn.Linear(e + 1, 2 * w)
-        self.head = nn.Sequential(_conv(w + 1, h), _conv(h, h), _conv(h, h, dilation=2))
+        self.match = nn.Conv2d(w, cfg.match, 1) if cfg.match else None
+        self.head = nn.Sequential(_conv(w + 1 + bool(cfg.match), h), _conv(h, h), _conv(h, h, dilation=2))
         self.heat = nn.Conv2d(h, 3, 1)  # logit, dx, dy (offset from the cell centre in cells)
         self.state = nn.Sequential(nn.Linear(2 * h, h), nn.ReLU(inplace=True), nn.Linear(h, 2))  # in sight, lifted
         self.turn = nn.Sequential(_conv(10, 32, 2), _conv(32, 48, 2), _conv(48, 48), nn.AdaptiveAvgPool2d(1),
@@ -74,12 +81,25 @@ class JudgeNet(nn.Module):
         x = torch.cat([self.normalise(crops[:, :3]), crops[:, 3:] * 2 - 1], 1)
         return self.film(torch.cat([self.template(x), log_size[:, None]], 1))
 
-    def locate(self, feats: torch.Tensor, film: torch.Tensor, prior: torch.Tensor):
-        """feats [N, width, h, w] (one frame's features per object), film [N, 2 width], prior [N, 1, h, w] ->
-        (heat logits [N, h*w], offsets [N, 2, h*w], state logits [N, 2]: in sight, lifted off the table)."""
+    def keys(self, feats0: torch.Tensor, prior: torch.Tensor) -> torch.Tensor | None:
+        """q_k: first-frame features [N, width, h, w] (one per object) pooled over the down-sampled first-frame
+        mask prior [N, 1, h, w] -> unit vectors [N, match] (None without a correlation map)."""
+        if self.match is None:
+            return None
+        p = self.match(feats0)
+        q = (p * prior).sum((2, 3)) / prior.sum((2, 3)).clamp(min=1e-3)
+        return F.normalize(q, dim=1)
+
+    def locate(self, feats: torch.Tensor, film: torch.Tensor, prior: torch.Tensor, key: torch.Tensor | None = None):
+        """feats [N, width, h, w] (one frame's features per object), film [N, 2 width], prior [N, 1, h, w], key
+        [N, match] (:meth:`keys`; needed when the config has a correlation map) -> (heat logits [N, h*w],
+        offsets [N, 2, h*w], state logits [N, 2]: in sight, lifted off the table)."""
         gamma, beta = film.chunk(2, 1)
         x = feats * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-        hid = self.head(torch.cat([x, prior], 1))
+        parts = [x, prior]
+        if self.match is not None:
+            parts.append((F.normalize(self.match(feats), dim=1) * key[:, :, None, None]).sum(1, keepdim=True))
+        hid = self.head(torch.cat(parts, 1))
         out = self.heat(hid).flatten(2)
         logits = out[:, 0]
         p = logits.softmax(-1)

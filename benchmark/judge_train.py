@@ -114,7 +114,7 @@ def label_clip(video: np.ndarray, ann: dict) -> LabelledClip:
 def load_split(split_dir, limit: int | None = None) -> tuple[list[LabelledClip], list[dict]]:
     from ti2v.datagen.dataset import ShardDataset
 
-    ds = ShardDataset(split_dir, None, with_annotations=True)
+    ds = ShardDataset(split_dir, None, clip_length=2, with_annotations=True)  # raw videos: any length
     out, anns = [], []
     for i in range(min(len(ds), limit or len(ds))):
         ann = ds.annotations(i)
@@ -190,16 +190,19 @@ def make_batch(clips: list[LabelledClip], rng: np.random.Generator, batch: int,
     to_t = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float()  # noqa: E731
     frames_t, frames_0 = to_t(ft), to_t(f0)
     crops0, log_side, prior, which = object_inputs(frames_0, masks0, objs, np.array(c0), np.array(sides))
-    return dict(frames_t=frames_t, crops0=crops0, log_side=log_side, prior=prior, which=which,
+    return dict(frames_t=frames_t, frames_0=frames_0, crops0=crops0, log_side=log_side, prior=prior, which=which,
                 sides=torch.tensor(np.array(sides)), target=torch.tensor(np.array(tgt_c)),
                 w_loc=torch.tensor(w_loc), vis=torch.tensor(vis), turn=torch.tensor(turn),
                 lift=torch.tensor(lift))
 
 
 def losses(net: JudgeNet, batch: dict, rng: torch.Generator) -> dict:
-    feats = net.encode(batch["frames_t"])
+    b = len(batch["frames_t"])
+    feats = net.encode(torch.cat([batch["frames_t"], batch["frames_0"]]) if net.match is not None
+                       else batch["frames_t"])
+    key = net.keys(feats[b:][batch["which"]], batch["prior"]) if net.match is not None else None
     film = net.embed(batch["crops0"], batch["log_side"])
-    logits, offs, state = net.locate(feats[batch["which"]], film, batch["prior"])
+    logits, offs, state = net.locate(feats[:b][batch["which"]], film, batch["prior"], key)
     cells = WORK // STRIDE
     tgt = batch["target"].clamp(0, WORK - 1e-3)
     cx, cy = (tgt[:, 0] // STRIDE).long(), (tgt[:, 1] // STRIDE).long()
