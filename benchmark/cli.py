@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from ti2v.datagen.errors import check_out_dir
+
 from . import weights as W
 
 
@@ -44,28 +46,6 @@ def _resize(ctx, param, value):
             raise click.BadParameter(f"{part!r}: expected inception=N, i3d=N or vgg=N")
         out[k] = int(v)
     return out
-
-
-def _check_out(out: str) -> None:
-    """--out must be (or be creatable as) a writable folder, checked before any clip is scored; creates nothing."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    p = Path(out).absolute()
-    if p.exists() and not p.is_dir():
-        raise click.BadParameter(f"{out} is a file, not a folder", param_hint="--out")
-    probe = p
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise click.BadParameter(f"{out} cannot be made: {probe} is a file", param_hint="--out")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=probe)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint="--out") from None
 
 
 def _from_inputs(ctx, folder, split, captions, speed, seed):
@@ -138,7 +118,7 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
     from .report import markdown
 
     if out:
-        _check_out(out)
+        check_out_dir(out)
     lines = None
     if inputs_dir:
         split, captions, speed, seed, lines = _from_inputs(ctx, inputs_dir, split, captions, speed, seed)

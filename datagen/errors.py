@@ -32,6 +32,25 @@ def ensure_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     return p
 
 
+def check_out_dir(out: str | os.PathLike, option: str = "--out") -> None:
+    """``out`` must be (or be creatable as) a writable folder: checked before a long job starts, creating nothing
+    (a job that fails at its first write after minutes of work loses them)."""
+    p = Path(out).absolute()
+    if p.exists() and not p.is_dir():
+        raise click.BadParameter(f"{out} is a file, not a folder", param_hint=option)
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise click.BadParameter(f"{out} cannot be made: {probe} is a file", param_hint=option)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint=option) from None
+
+
 def positive_int(value: int, option: str) -> int:
     if value is None or value <= 0:
         raise click.BadParameter(f"{value} is not allowed; it must be a positive integer", param_hint=option)

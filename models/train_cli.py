@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from ti2v.datagen.errors import check_out_dir
+
 from .config import load_preset, replace
 
 
@@ -81,27 +83,6 @@ def _device(ctx, param, value):
     raise click.BadParameter(f"{value!r} is not a device; allowed: cpu, cuda, cuda:N")
 
 
-def _check_out(out: str) -> None:
-    """--out must be (or be creatable as) a writable folder; nothing is created here."""
-    import os
-    import tempfile
-
-    p = Path(out).absolute()
-    if p.exists() and not p.is_dir():
-        raise click.BadParameter(f"{out} is a file, not a folder", param_hint="--out")
-    probe = p
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise click.BadParameter(f"{out} cannot be made: {probe} is a file", param_hint="--out")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=probe)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint="--out") from None
-
-
 def _preset(preset, overrides, stage, steps, batch_size, lr, workers):
     try:
         cfg = load_preset(preset, overrides)
@@ -149,7 +130,7 @@ def vqvae(preset, data, out, split, eval_split, device, steps, batch_size, lr, w
     from .train import train_vqvae
 
     cfg = _preset(preset, overrides, "vqvae", steps, batch_size, lr, workers)
-    _check_out(out)
+    check_out_dir(out)
     root, sp = _split_arg(data, split)
     row = train_vqvae(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
                       max_minutes=max_minutes)
@@ -166,7 +147,7 @@ def mage(preset, data, out, split, eval_split, device, steps, batch_size, lr, wo
     from .train import train_mage
 
     cfg = _preset(preset, overrides, "mage", steps, batch_size, lr, workers)
-    _check_out(out)
+    check_out_dir(out)
     root, sp = _split_arg(data, split)
     row = train_mage(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
                      resume=resume, max_minutes=max_minutes)
@@ -184,6 +165,7 @@ def mmvid(preset, data, out, split, eval_split, device, steps, batch_size, lr, w
     from .mmvid.train import train_mmvid
 
     cfg = _preset(preset, overrides, "mmvid", steps, batch_size, lr, workers)
+    check_out_dir(out)
     root, sp = _split_arg(data, split)
     row = train_mmvid(cfg, root, out, vqvae_path, split=sp, eval_split=eval_split or None, device=device,
                       resume=resume, max_minutes=max_minutes)
@@ -198,7 +180,7 @@ def motion_i2v(preset, data, out, split, eval_split, device, steps, batch_size, 
     from .motion_i2v.train import train_motion_i2v
 
     cfg = _preset(preset, overrides, "motion_i2v", steps, batch_size, lr, workers)
-    _check_out(out)
+    check_out_dir(out)
     root, sp = _split_arg(data, split)
     row = train_motion_i2v(cfg, root, out, split=sp, eval_split=eval_split or None, device=device, resume=resume,
                            max_minutes=max_minutes)

@@ -162,6 +162,17 @@ def test_train_out_is_a_file_or_read_only(data, tmp_path, read_only):
     assert f.read_text() == "x" and not (read_only / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["mage", "mmvid", "motion-i2v"])
+def test_every_trainer_checks_out_before_it_starts(data, tmp_path, command):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    extra = ("--vqvae", f) if command in ("mage", "mmvid") else ()  # any existing file: --out is checked first
+    proc = run_cli("ti2v.models.train_cli", command, "--data", data, "--out", f / "run", *extra, *TINY)
+    assert proc.returncode == 2, proc.stderr
+    assert "is a file" in error_line(proc)
+    assert f.read_text() == "x"
+
+
 def test_train_resume_with_changed_model_settings(data, tmp_path):
     out = tmp_path / "run"
     run_cli("ti2v.models.train_cli", "vqvae", "--data", data, "--out", out, *TINY, check=True)
