@@ -7,6 +7,7 @@ Commands raise :class:`click.UsageError` / :class:`click.BadParameter` (exit 2);
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,15 @@ import click
 
 class InputError(ValueError):
     """Bad input from a user: the message names the bad value and what is allowed."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a scheduler's kill, ``timeout``): raised in the main thread so ``finally`` blocks release
+    locks and stop worker processes, as Ctrl-C's KeyboardInterrupt does. Not an Exception: nothing swallows it."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def ensure_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
@@ -61,12 +71,18 @@ def run_group(group: click.Group, args=None, extra_errors: tuple[type[Exception]
     """Run a click group as a console script: errors about user input become one line on stderr and exit 2.
 
     click's own usage errors print a usage block; a user who typed a bad value wants the one line that names it.
+    Ctrl-C (SIGINT) ends with "Aborted." and exit 130, SIGTERM with "Terminated." and exit 143, after the
+    command's ``finally`` blocks have stopped its workers (``runner``) and released its locks.
     """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         group.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(143)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
@@ -76,3 +92,5 @@ def run_group(group: click.Group, args=None, extra_errors: tuple[type[Exception]
     except (InputError, *extra_errors) as e:
         click.echo(f"Error: {' '.join(str(e).split())}", err=True)
         sys.exit(2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

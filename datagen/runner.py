@@ -24,8 +24,10 @@ import multiprocessing as mp
 import os
 import queue
 import re
+import signal
 import socket
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -135,9 +137,22 @@ class _QueueTicker:
 _PROGRESS = None  # a worker process's queue to the parent's progress bar (set by the pool's initializer)
 
 
-def _init_worker(q) -> None:
+def _init_worker(q, parent: int | None = None) -> None:
+    """In each worker: progress goes to ``q``; Ctrl-C at the terminal (sent to the whole process group) is left
+    to the parent, which stops the workers itself; and the worker exits when its parent is gone (killed with
+    SIGKILL, say), instead of writing on, orphaned, into a split the next run is cleaning up."""
     global _PROGRESS
     _PROGRESS = q
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="ti2v-parent-watch").start()
+
+
+def _exit_with_parent(parent: int, every: float = 0.25) -> None:
+    while True:
+        time.sleep(every)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _run_job(write_shard: Callable, job: ShardJob) -> int:
@@ -273,10 +288,10 @@ def _make(todo, jobs, wanted, write_shard, *, workers, desc, executor, address) 
             from .ray_executor import run_on_ray
 
             run_on_ray(todo, write_shard, bar, address=address, num_cpus=None if address else max(workers, 1))
-        elif workers <= 1 or len(todo) <= 1:
+        elif (workers <= 1 or len(todo) <= 1) and not getattr(write_shard, "isolated", False):
             for job in todo:
                 write_shard(job, bar.update)
-        else:
+        elif todo:
             _run_pool(todo, write_shard, workers, bar)
 
 
@@ -293,10 +308,14 @@ def _existing_manifest(split_dir: Path, jobs: Sequence[ShardJob], config: dict) 
 
 
 def _run_pool(todo: list[ShardJob], write_shard: Callable, workers: int, bar: tqdm) -> None:
+    """Worker processes make the shards. On any interruption here (Ctrl-C, SIGTERM, a worker's error) the
+    workers are stopped at once, mid-shard, rather than left to finish what they hold: their temporaries are
+    removed by the next run (their owner, this run, is gone by then)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                initializer=_init_worker, initargs=(q,)) as pool:
+    pool = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=ctx,
+                                  initializer=_init_worker, initargs=(q, os.getpid()))
+    try:
         futures = [pool.submit(_run_job, write_shard, job) for job in todo]
         pending = set(futures)
         while pending:
@@ -304,8 +323,27 @@ def _run_pool(todo: list[ShardJob], write_shard: Callable, workers: int, bar: tq
             _drain(q, bar)
             for fut in finished:
                 fut.result()  # re-raise a worker's error here
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     _drain(q, bar)
     q.close()
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor, grace: float = 1.0) -> None:
+    """Cancel what has not started and end the worker processes: SIGTERM, then SIGKILL after ``grace`` s."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
 
 
 def _drain(q, bar: tqdm) -> None:

@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from pathlib import Path
+from typing import ClassVar
 
 from ..run_options import Execution
 from ..runner import plan_jobs, run_shards
@@ -65,7 +66,11 @@ def get_renderer(cfg: CaterConfig):
 
 @dataclass(frozen=True)
 class WriteCaterShard:
-    """``write_shard(job, tick)`` for ``runner.run_shards``."""
+    """``write_shard(job, tick)`` for ``runner.run_shards``. Always run in a worker process (``isolated``), even
+    with one worker: Blender installs its own SIGINT handler in the process that renders, which would swallow
+    Ctrl-C; the parent, free of Blender, stops the run."""
+
+    isolated: ClassVar[bool] = True
 
     config: CaterConfig
     run_seed: int = 0
