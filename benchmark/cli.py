@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ti2v.datagen import limits
 from ti2v.datagen.errors import check_out_dir
 
 from . import weights as W
@@ -87,8 +88,8 @@ def main():
               help="clips per batch of the metric networks")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: the GPU when there is one")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="draws the random speeds and every generation seed; same seed, same report")
+@click.option("--seed", type=int, default=0, show_default=True, callback=limits.option(limits.seed),
+              help=f"draws the random speeds and every generation seed ({limits.SEED_RANGE}); same seed, same report")
 @click.option("--out", type=click.Path(), default=None, help="report folder (report.json, report.md, PNG/GIF)")
 @click.option("--strict", is_flag=True, help="fail instead of skipping metrics whose weights are missing")
 @click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
@@ -161,7 +162,8 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
               help="which caption of each clip to export")
 @click.option("--speed", default="random", callback=_speed, show_default=True,
               help="eta in [0,1] for every clip, or 'random' (each clip's eta drawn from --seed and its index)")
-@click.option("--seed", type=int, default=0, show_default=True, help="the seed `evaluate` will be run with")
+@click.option("--seed", type=int, default=0, show_default=True, callback=limits.option(limits.seed),
+              help=f"the seed `evaluate` will be run with ({limits.SEED_RANGE})")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="the first N clips only")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for the inputs")
 def inputs(data, split, captions, speed, seed, limit, out):

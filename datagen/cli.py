@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from . import limits
 from .errors import ensure_writable_dir, run_group
 from .run_options import execution_options
 from .mnist.digits import DigitSourceError
@@ -22,6 +23,10 @@ def _positive(ctx, param, value):
         raise click.BadParameter(f"{value} is not allowed; it must be a positive integer")
     return value
 
+
+def _frames(ctx, param, value):
+    """--frames against --variant's minimum when click has read --variant already (else in the command)."""
+    return limits.mnist_frames(value, ctx.params.get("variant"))
 
 
 def _count(n: int, noun: str) -> str:
@@ -43,13 +48,17 @@ def main() -> None:
               help="Single (1 bouncing digit), Double (2), or Modified Double (2 moving + static distractor).")
 @click.option("--split", type=click.Choice(["train", "test"]), required=True,
               help="train draws MNIST-train glyphs, test draws MNIST-test glyphs; digit/axis combinations never overlap.")
-@click.option("--num-videos", type=int, required=True, callback=_positive, help="Number of videos in the split.")
+@click.option("--num-videos", type=int, required=True, callback=limits.option(limits.num_videos),
+              help=f"Number of videos in the split (1..{limits.MAX_VIDEOS:,}).")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Dataset folder; the split goes in OUT/<split>/.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Run seed; shard seeds derive from it.")
-@click.option("--frames", type=int, default=20, show_default=True, callback=_positive, help="Raw frames per video.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=limits.option(limits.seed),
+              help=f"Run seed ({limits.SEED_RANGE}); shard seeds derive from it.")
+@click.option("--frames", type=int, default=20, show_default=True, callback=_frames,
+              help=f"Raw frames per video (8..{limits.MNIST_MAX_FRAMES}; modified: 12..{limits.MNIST_MAX_FRAMES}).")
 @click.option("--distractor-prob", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="Modified only: probability of the static distractor (paper: always; original release: 0.5).")
-@click.option("--shard-size", type=int, default=1000, show_default=True, callback=_positive, help=SHARD_SIZE_HELP)
+@click.option("--shard-size", type=int, default=1000, show_default=True, callback=limits.option(limits.shard_size),
+              help=f"{SHARD_SIZE_HELP} At most {limits.MAX_SHARDS:,} shards per split.")
 @click.option("--digits", type=click.Choice(["mnist", "sklearn"]), default="mnist", show_default=True,
               help="Glyph source: MNIST IDX files, or scikit-learn's bundled 8x8 digits (offline stand-in, recorded in the shards).")
 @click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
@@ -57,13 +66,15 @@ def main() -> None:
 @execution_options
 def mnist(variant, split, num_videos, out, seed, frames, distractor_prob, shard_size, digits, mnist_dir, execution):
     """Moving MNIST family: 64x64 grayscale videos with explicit captions (docs/DATASETS.md, Moving MNIST family)."""
+    from .mnist.digits import check_digit_source
     from .mnist.generate import MnistSettings, generate_split
-    from .mnist.plan import min_frames
 
-    if frames < min_frames(variant):
-        raise click.BadParameter(f"{frames} is too few for {variant}; at least {min_frames(variant)}", param_hint="--frames")
-    out_dir = ensure_writable_dir(out)
+    limits.mnist_frames(frames, variant, "--frames")
+    limits.shard_count(num_videos, shard_size)
     settings = MnistSettings(variant, split, frames, distractor_prob, digits, mnist_dir, seed)
+    check_digit_source(digits, split, Path(mnist_dir) if mnist_dir else None)
+    limits.check_room(out, "mnist", {"frames": frames}, {split: num_videos}, shard_size, execution)
+    out_dir = ensure_writable_dir(out)
     split_dir, manifest = generate_split(out_dir, settings, num_videos, shard_size, execution)
     report_split(split_dir, manifest)
 

@@ -67,6 +67,24 @@ def positive_int(value: int, option: str) -> int:
     return value
 
 
+def safe_yaml(text, what: str):
+    """``yaml.safe_load``, with any YAML error as one InputError line saying where and what is allowed (a
+    ``!!python/...`` tag is named and refused, never constructed)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in str(e.problem):
+            tag = str(e.problem).split("tag", 1)[1].strip().strip("'")
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise InputError(f"{what}{where}: tag {tag} is not allowed; presets are plain YAML (mappings, lists, "
+                             "numbers, strings, true/false)") from None
+        raise InputError(f"{what}{where}: not valid YAML ({e.problem or e})") from None
+
+
 def run_group(group: click.Group, args=None, extra_errors: tuple[type[Exception], ...] = ()) -> None:
     """Run a click group as a console script: errors about user input become one line on stderr and exit 2.
 

@@ -4,7 +4,8 @@ A preset (templates/presets/<name>.yaml) fixes everything that defines a split: 
 seed and shard size. Shard seeds derive from (preset seed, dataset, split, shard index), so different shards of a
 split never repeat a scene and any machine, worker count or executor makes the same shards. ``--scale`` shrinks
 the split sizes for smoke runs; ``--set KEY=VALUE`` overrides an option (recorded in the manifest, so an
-overridden build never passes for the published one).
+overridden build never passes for the published one). Every value, from the preset file or from --set, goes
+through the checks of the matching command-line option (``limits``) before anything is written.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from ..templates import load as load_template
-from .errors import InputError, ensure_writable_dir
+from . import limits
+from .errors import InputError, ensure_writable_dir, safe_yaml
 from .run_options import Execution, execution_options
 
 REGENERATE_FILE = "regenerate.json"
@@ -31,18 +32,27 @@ def data_preset_names() -> list[str]:
     return [n for n in preset_names() if "generator" in load_template(f"presets/{n}.yaml")]
 
 
+PRESET_KEYS = ("dataset", "generator", "seed", "shard_size", "splits", "options")
+
+
 def load_preset(name_or_path: str) -> dict:
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        preset = yaml.safe_load(path.read_text())
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        preset = safe_yaml(path.read_text(), f"preset {path}")
     elif name_or_path in data_preset_names():
         preset = load_template(f"presets/{name_or_path}.yaml")
     else:
         raise click.BadParameter(f"{name_or_path!r} is not a preset; choose one of {', '.join(data_preset_names())} "
                                  "or give a .yaml file", param_hint="PRESET")
-    for key in ("dataset", "generator", "seed", "shard_size", "splits", "options"):
+    if not isinstance(preset, dict):
+        raise InputError(f"preset {name_or_path} holds a {type(preset).__name__}; it must be a mapping of "
+                         f"{', '.join(PRESET_KEYS)}")
+    for key in PRESET_KEYS:
         if key not in preset:
             raise InputError(f"preset {name_or_path} lacks {key!r}")
+    for key in ("splits", "options"):
+        if not isinstance(preset[key], dict):
+            raise InputError(f"preset {name_or_path}: {key}={preset[key]!r} is not allowed; it must be a mapping")
     return json.loads(json.dumps(preset))  # a private, plain copy
 
 
@@ -50,7 +60,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--set")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    return key.strip(), safe_yaml(value, f"--set {text!r}")
 
 
 def apply_overrides(preset: dict, overrides: list[tuple[str, Any]]) -> dict:
@@ -65,6 +75,22 @@ def apply_overrides(preset: dict, overrides: list[tuple[str, Any]]) -> dict:
     return preset
 
 
+def check_preset(preset: dict, name: str, overridden: set[str]) -> None:
+    """Every value of the resolved preset through the checks the command-line options use (limits), naming the
+    --set or the preset file it came from: a value the command line refuses is refused here too."""
+    def hint(key: str) -> str:
+        return f"--set {key}" if key in overridden else f"{key} in preset {name}"
+
+    limits.seed(preset["seed"], hint("seed"))
+    limits.shard_size(preset["shard_size"], hint("shard_size"))
+    limits.check_options(preset["generator"], preset["options"], hint)
+    if not preset["splits"]:
+        raise InputError(f"preset {name} has no splits; allowed: {', '.join(limits.SPLITS)}")
+    for split, n in preset["splits"].items():
+        limits.choice(split, limits.SPLITS, f"splits in preset {name}")
+        limits.num_videos(n, f"splits.{split} in preset {name}")
+
+
 def split_sizes(preset: dict, scale: float, splits: list[str]) -> dict[str, int]:
     sizes = {}
     for split in splits:
@@ -72,6 +98,9 @@ def split_sizes(preset: dict, scale: float, splits: list[str]) -> dict[str, int]
             raise click.BadParameter(f"{split!r} is not a split of {preset['dataset']}; it has {', '.join(preset['splits'])}",
                                      param_hint="--splits")
         sizes[split] = max(1, int(round(preset["splits"][split] * scale)))
+        limits.shard_count(sizes[split], preset["shard_size"], "shard_size")
+    if not sizes:
+        raise click.BadParameter(f"no split named; allowed: {', '.join(preset['splits'])}", param_hint="--splits")
     return sizes
 
 
@@ -106,9 +135,17 @@ def regenerate(preset, out, scale, splits, overrides, digits, execution):
 
     Prove two builds equal with: ti2v-datagen verify OUT --against OTHER/<split>/manifest.json
     """
-    spec = apply_overrides(load_preset(preset), [parse_override(o) for o in overrides])
+    parsed = [parse_override(o) for o in overrides]
+    spec = apply_overrides(load_preset(preset), parsed)
+    check_preset(spec, preset, {key for key, _ in parsed})
     sizes = split_sizes(spec, scale, [s.strip() for s in splits.split(",") if s.strip()])
-    out_dir = ensure_writable_dir(out)
+    if spec["generator"] == "mnist":
+        from .mnist.digits import check_digit_source
+
+        for split in sizes:
+            check_digit_source(digits or spec["options"]["digits"], split)
+    limits.check_room(out, spec["generator"], spec["options"], sizes, spec["shard_size"], execution)
+    out_dir = ensure_writable_dir(out)  # only now: a refused command leaves nothing behind
     record = {
         "preset": preset,
         "resolved": spec,

@@ -5,7 +5,7 @@ index), so a shard's bytes depend only on its job, never on the worker or execut
 written under a temporary name and renamed when complete (see ``shard.ShardWriter``); a rerun with the same
 arguments keeps every complete shard, drops temporary leftovers and makes only what is missing.
 ``run.json`` in the split folder pins the configuration, so a rerun with different arguments is refused
-instead of mixing two datasets. ``manifest.json`` is written when every shard of the split exists.
+instead of mixing two datasets (while no shard and no live run depend on it, a new run replaces it). ``manifest.json`` is written when every shard of the split exists.
 
 Runs that overlap (the tasks of a Slurm array, or a second command into the same folder) coordinate through
 locks in ``<split>/.locks``: each run holds ``owner-<host>-<pid>.lock`` while it lives and names its
@@ -24,9 +24,11 @@ import multiprocessing as mp
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -95,19 +97,23 @@ def _shard_is_complete(job: ShardJob) -> bool:
         return False
 
 
-def _pin_run(split_dir: Path, config: dict) -> None:
-    """Record the run's configuration, or refuse if the folder holds a run with another one."""
+def _pin_run(split_dir: Path, config: dict, locks: Path | None = None, tag: str | None = None) -> None:
+    """Record the run's configuration, or refuse if the folder holds a run with another one.
+
+    A run.json that no shard and no live run depends on (a run that failed before its first shard, say) is
+    replaced: it protects nothing, and keeping it would block the corrected command. Called under split.lock."""
     run_file = split_dir / RUN_FILE
     canonical = json.loads(json.dumps(config, sort_keys=True))
     if run_file.exists():
         previous = json.loads(run_file.read_text())
-        if previous != canonical:
+        if previous == canonical:
+            return
+        if any(split_dir.glob("shard-*.h5")) or (locks is not None and _other_owner_alive(locks, tag)):
             changed = sorted(k for k in set(previous) | set(canonical) if previous.get(k) != canonical.get(k))
             raise InputError(
                 f"{split_dir} already holds a run with other settings ({', '.join(changed)} differ); "
                 "use another --out or remove that folder"
             )
-        return
     tmp = run_file.with_name(run_file.name + ".tmp")
     tmp.write_text(json.dumps(canonical, sort_keys=True, indent=1))
     os.replace(tmp, run_file)
@@ -137,21 +143,27 @@ class _QueueTicker:
 _PROGRESS = None  # a worker process's queue to the parent's progress bar (set by the pool's initializer)
 
 
-def _init_worker(q, parent: int | None = None) -> None:
+def _init_worker(q, parent: int | None = None, tmp: str | None = None) -> None:
     """In each worker: progress goes to ``q``; Ctrl-C at the terminal (sent to the whole process group) is left
-    to the parent, which stops the workers itself; and the worker exits when its parent is gone (killed with
-    SIGKILL, say), instead of writing on, orphaned, into a split the next run is cleaning up."""
+    to the parent, which stops the workers itself; the worker exits when its parent is gone (killed with
+    SIGKILL, say), instead of writing on, orphaned, into a split the next run is cleaning up; and temporary files
+    (the renderer's frames, Blender's session folder) go to ``tmp``, the run's folder that the parent removes."""
     global _PROGRESS
     _PROGRESS = q
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if tmp is not None:
+        os.environ["TMPDIR"] = tmp  # read by Blender when bpy is first imported, in this worker
+        tempfile.tempdir = tmp
     if parent is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="ti2v-parent-watch").start()
+        threading.Thread(target=_exit_with_parent, args=(parent, tmp), daemon=True, name="ti2v-parent-watch").start()
 
 
-def _exit_with_parent(parent: int, every: float = 0.25) -> None:
+def _exit_with_parent(parent: int, tmp: str | None = None, every: float = 0.25) -> None:
     while True:
         time.sleep(every)
         if os.getppid() != parent:
+            if tmp is not None:  # the parent that would have removed it is gone
+                shutil.rmtree(tmp, ignore_errors=True)
             os._exit(1)
 
 
@@ -203,6 +215,15 @@ def _owner_alive(locks: Path, tag: str) -> bool:
         return True
     lock.release()
     path.unlink(missing_ok=True)
+    return False
+
+
+def _other_owner_alive(locks: Path, tag: str | None) -> bool:
+    """Whether a run other than ``tag`` is alive in this split (it holds its owner lock)."""
+    for path in locks.glob("owner-*.lock"):
+        other = path.name[len("owner-"):-len(".lock")]
+        if other != tag and _owner_alive(locks, other):
+            return True
     return False
 
 
@@ -264,7 +285,7 @@ def run_shards(
         try:
             info_path.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
             with _split_locked(locks):
-                _pin_run(split_dir, config)
+                _pin_run(split_dir, config, locks, tag)
                 _remove_stale_temporaries(split_dir, locks, tag)
             todo = [replace(j, tmp=j.path.with_name(f"{j.path.name}.{tag}.tmp"))
                     for j in jobs if j.index in wanted and not _shard_is_complete(j)]
@@ -310,25 +331,31 @@ def _existing_manifest(split_dir: Path, jobs: Sequence[ShardJob], config: dict) 
 def _run_pool(todo: list[ShardJob], write_shard: Callable, workers: int, bar: tqdm) -> None:
     """Worker processes make the shards. On any interruption here (Ctrl-C, SIGTERM, a worker's error) the
     workers are stopped at once, mid-shard, rather than left to finish what they hold: their temporaries are
-    removed by the next run (their owner, this run, is gone by then)."""
+    removed by the next run (their owner, this run, is gone by then). Their temporary files live in one folder
+    of the system temp dir, removed once they have exited, however they ended (a worker killed mid-render cleans
+    up nothing itself; Blender's session folder, left by every worker's exit, is in there too)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    pool = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=ctx,
-                                  initializer=_init_worker, initargs=(q, os.getpid()))
+    tmp = tempfile.mkdtemp(prefix="ti2v-workers-")
     try:
-        futures = [pool.submit(_run_job, write_shard, job) for job in todo]
-        pending = set(futures)
-        while pending:
-            finished, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-            _drain(q, bar)
-            for fut in finished:
-                fut.result()  # re-raise a worker's error here
-    except BaseException:
-        _stop_pool(pool)
-        raise
-    pool.shutdown(wait=True)
-    _drain(q, bar)
-    q.close()
+        pool = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=ctx,
+                                      initializer=_init_worker, initargs=(q, os.getpid(), tmp))
+        try:
+            futures = [pool.submit(_run_job, write_shard, job) for job in todo]
+            pending = set(futures)
+            while pending:
+                finished, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                _drain(q, bar)
+                for fut in finished:
+                    fut.result()  # re-raise a worker's error here
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+        _drain(q, bar)
+        q.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor, grace: float = 1.0) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
+from ti2v.datagen.errors import safe_yaml as _safe_yaml  # one YAML reader for every preset
 
 DATASETS = ("mnist-single", "mnist-double", "mnist-modified", "cater-gen-v1", "cater-gen-v2")
 PRESET_DIR = Path(__file__).resolve().parent.parent / "templates" / "presets"
@@ -337,21 +337,6 @@ def load_preset(name_or_path: str | Path | None, overrides: Iterable[str] = ()) 
     if extra:
         raise ValueError(f"unknown preset sections: {sorted(extra)}")
     return out
-
-
-def _safe_yaml(text, what: str) -> Any:
-    """``yaml.safe_load``, with any YAML error as one ValueError line saying where and what is allowed."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in str(e.problem):
-            tag = str(e.problem).split("tag", 1)[1].strip().strip("'")
-            tag = tag.replace("tag:yaml.org,2002:", "!!")
-            raise ValueError(f"{what}{where}: tag {tag} is not allowed; presets are plain YAML (mappings, lists, "
-                             "numbers, strings, true/false)") from None
-        raise ValueError(f"{what}{where}: not valid YAML ({e.problem or e})") from None
 
 
 def replace(cfg: Any, **changes: Any) -> Any:

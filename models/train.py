@@ -338,12 +338,12 @@ def train_vqvae(preset: dict, data: str | Path, out: str | Path, split: str | No
     env = Env(device)
     vcfg, tc = preset["vqvae"], preset["vqvae_train"]
     out = Path(out)
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed + env.rank)
     clip_len = int(preset["data"].get("clip_length", 10))
     ds = open_dataset(data, split, clip_len, seed=tc.seed)
     model = VQVAE(vcfg).to(env.device)
+    if env.is_main:  # only once the data opened: a bad --data leaves no run folder behind
+        out.mkdir(parents=True, exist_ok=True)
     run = StageRun("vqvae", model, tc, out, env, resume, max_minutes)
     per_clip = max(1, min(frames_per_clip, clip_len))
     clips = max(1, tc.batch_size // per_clip)
@@ -450,8 +450,6 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
     env = Env(device)
     tc = preset["mage_train"]
     out = Path(out)
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed + env.rank)
     vq = load_vqvae(vqvae_path, env.device)
     for p in vq.parameters():
@@ -463,6 +461,8 @@ def train_mage(preset: dict, data: str | Path, out: str | Path, vqvae_path: str 
     caption = "ambiguous" if caption == "stochastic" else caption
     ds = open_dataset(data, split, cfg.frames, caption=caption, seed=tc.seed)
     model = MAGE(cfg).to(env.device)
+    if env.is_main:  # only once the checkpoint and the data opened: bad input leaves no run folder behind
+        out.mkdir(parents=True, exist_ok=True)
     run = StageRun("mage", model, tc, out, env, resume, max_minutes)
     tokens_of = TokenCache(vq, env.device)
     eval_ds = open_dataset(_eval_root(data, split), eval_split, cfg.frames, caption=caption, eta=None, seed=tc.seed + 1) \

@@ -40,8 +40,6 @@ def train_mmvid(preset: dict, data: str | Path, out: str | Path, vqvae_path: str
     env = Env(device)
     tc = preset["mmvid_train"]
     out = Path(out)
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed + env.rank)
     vq = load_vqvae(vqvae_path, env.device)
     for p in vq.parameters():
@@ -53,6 +51,8 @@ def train_mmvid(preset: dict, data: str | Path, out: str | Path, vqvae_path: str
     eval_ds = open_dataset(_eval_root(data, split), eval_split, cfg.frames, caption=caption, eta=None,
                            seed=tc.seed + 1) if eval_split else None
     model = MMVID(cfg).to(env.device)
+    if env.is_main:  # only once the checkpoint and the data opened: bad input leaves no run folder behind
+        out.mkdir(parents=True, exist_ok=True)
     run = StageRun(STAGE, model, tc, out, env, resume, max_minutes)
     tokens_of = TokenCache(vq, env.device)
     it = batches(ds, tc.batch_size, env, tc.seed, tc.num_workers,
