@@ -61,12 +61,6 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> None:
         raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint=option) from None
 
 
-def positive_int(value: int, option: str) -> int:
-    if value is None or value <= 0:
-        raise click.BadParameter(f"{value} is not allowed; it must be a positive integer", param_hint=option)
-    return value
-
-
 def safe_yaml(text, what: str):
     """``yaml.safe_load``, with any YAML error as one InputError line saying where and what is allowed (a
     ``!!python/...`` tag is named and refused, never constructed)."""
