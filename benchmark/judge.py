@@ -35,7 +35,7 @@ from .table_geometry import backproject, camera, cell_of, centre_height
 from .weights import sha256_file as sha256_of
 
 SHIPPED = Path(__file__).parent / "judges" / "cater-judge.safetensors"
-SHIPPED_SHA256: str | None = None  # none shipped yet (see the module docstring)
+SHIPPED_SHA256: str | None = "0ef7a86d0f111036241556833d18b603565bf0cdcebf4e3576e542b57413030a"
 DEFAULT = "template"
 FORMAT = "ti2v-cater-judge/1"
 SEEN_P = 0.5  # in sight when the visibility probability is above this

@@ -75,3 +75,15 @@ def test_training_gif_stores_its_frame_delay(tmp_path):
     with Image.open(tmp_path / "s.gif") as im:
         im.seek(1)
         assert im.info["duration"] == 250
+
+
+def test_shipped_judge_matches_its_pin_and_records_how_it_was_made():
+    from ti2v.benchmark import judge as J
+    from ti2v.benchmark.judge_train import load_preset
+
+    assert J.SHIPPED.is_file() and J.sha256_of(J.SHIPPED) == J.SHIPPED_SHA256
+    j = J.Judge.load("shipped")
+    assert j.pinned and j.describe()["sha256"] == J.SHIPPED_SHA256
+    preset = load_preset("judge-cater")  # retraining with the preset is what made it
+    assert j.info["renders"] == preset["renders"] and j.info["render_options"] == preset["render_options"]
+    assert j.info["steps"] == preset["train"]["steps"] and J.SHIPPED.stat().st_size < 4 * 2**20

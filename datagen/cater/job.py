@@ -7,11 +7,11 @@ shard's content depends only on its job, never on the worker count.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
 
 from pathlib import Path
-from typing import ClassVar
 
 from ..run_options import Execution
 from ..runner import plan_jobs, run_shards
@@ -66,11 +66,15 @@ def get_renderer(cfg: CaterConfig):
 
 @dataclass(frozen=True)
 class WriteCaterShard:
-    """``write_shard(job, tick)`` for ``runner.run_shards``. Always run in a worker process (``isolated``), even
-    with one worker: Blender installs its own SIGINT handler in the process that renders, which would swallow
-    Ctrl-C; the parent, free of Blender, stops the run."""
+    """``write_shard(job, tick)`` for ``runner.run_shards``. Run in a worker process (``isolated``), even with one
+    worker: Blender installs its own SIGINT handler in the process that renders, which would swallow Ctrl-C; the
+    parent, free of Blender, stops the run."""
 
-    isolated: ClassVar[bool] = True
+    @property
+    def isolated(self) -> bool:
+        # A process that has loaded Blender already (a test, a notebook) has its handler anyway, and workers
+        # spawned from it inherit a sys.path on which Blender's script modules shadow the bpy package.
+        return "bpy" not in sys.modules
 
     config: CaterConfig
     run_seed: int = 0
