@@ -51,7 +51,7 @@ class EvalConfig:
     vqvae: str | None = None
     grid_clips: int = 4
     clip_length: int = 10
-    judge: str | None = None  # CATER judge file; None: the shipped, pinned one
+    judge: str | None = None  # CATER judge: "template", "shipped" or a judge file; None: judge.DEFAULT
     trajectory_control: bool = False  # also score a trajectory-conditioned sample per clip (trajectory_control.py)
     inputs: list[dict] | None = None  # inputs.jsonl lines of `ti2v-bench inputs`: each clip must match its line
 

@@ -8,7 +8,8 @@ Two readers share one interface (``track``, ``accuracy``, ``describe``; :meth:`J
   judge-cater`` (:mod:`.judge_train`), one safetensors file whose metadata holds its settings, the render seeds
   of its training data and its training run. Every report names the file and its sha256. A file the package
   ships (``SHIPPED``, ``judges/cater-judge.safetensors``) is checked against ``SHIPPED_SHA256`` before it
-  produces a number; none is shipped yet, as no trained judge has yet measured better than ``template``.
+  produces a number. It is not the default: on crowded CATER-GEN-v2 ground truth it is still less accurate than
+  ``template`` (docs/JUDGE.md).
 
 Tracking, per clip (:meth:`Judge.track`): the net scores every place for every first-frame object in every
 frame (its projected centre), and says whether it is in sight, lifted, turned; the place per frame is the best

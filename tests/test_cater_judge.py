@@ -152,3 +152,47 @@ def test_template_locator_is_available_behind_the_same_interface(scored):
     sc = CaterScorer(t, "explicit", {"cell_accuracy": None})
     rec = sc.score_clip(clips[0].video, clips[0])
     assert rec["actions"] and t.describe()["file"].startswith("template")
+
+
+def test_shipped_learned_judge_on_tiny_renders(tiny_cater):
+    """The learned judge that ships (pinned file): nothing moving is judged wrong, what it judges right on the
+    clean clips it still judges right (all but one) under a 1 px blur,
+    and a counterfactual of a clip it judges right is judged wrong."""
+    from ti2v.datagen.cater.counterfactual import counterfactual, sampled
+    from ti2v.datagen.cater.plan import ScenePlan
+    from ti2v.datagen.cater.render import Renderer, RenderSettings
+
+    import json
+
+    r = ClipReader(tiny_cater, "test", speed=0.5)
+    sc = CaterScorer.for_reader(r, EvalConfig(model="oracle", data=str(tiny_cater), judge="shipped"))
+    assert sc.judge_report["pinned"] and sc.judge_report["sha256"] == J.SHIPPED_SHA256
+    clips = list(r)
+    clean = [sc.score_clip(c.video, c) for c in clips]
+    right = [(i, a) for i, rec in enumerate(clean) for a, x in enumerate(rec["actions"]) if x["correct"]]
+    assert len(right) >= 3
+    static = sc.summarize([sc.score_clip(np.repeat(c.video[:1], len(c.video), 0), c) for c in clips])
+    assert static["action_precision"] <= 0.2
+    for name in ("blur sigma 1",):  # at 64 px noise, JPEG and a colour gain do flip its verdicts (docs/JUDGE.md)
+        recs = [sc.score_clip(degrade.degrade_video(c.video, name, seed=c.index), c) for c in clips]
+        kept = sum(bool(recs[i]["actions"][a]["correct"]) for i, a in right)
+        assert kept >= len(right) - 1, name
+    rend = Renderer(RenderSettings(resolution=64, samples=8, denoise=True, threads=2))
+    tried = 0
+    try:
+        for i, c in enumerate(clips):
+            if not clean[i]["actions"][0]["correct"]:
+                continue
+            cf = counterfactual(ScenePlan.from_dict(json.loads(c.annotations["plan_json"])), "other_cell",
+                                np.random.default_rng(c.index))
+            if cf is None:
+                continue
+            video = rend.render_video(sampled(cf, c.frame_indices))[0]
+            video[0] = c.video[0]
+            assert sc.score_clip(video, c)["actions"][0]["correct"] is False, c.caption
+            tried += 1
+            if tried >= 2:
+                break
+    finally:
+        rend.close()
+    assert tried >= 1
