@@ -5,7 +5,8 @@ index), so a shard's bytes depend only on its job, never on the worker or execut
 written under a temporary name and renamed when complete (see ``shard.ShardWriter``); a rerun with the same
 arguments keeps every complete shard, drops temporary leftovers and makes only what is missing.
 ``run.json`` in the split folder pins the configuration, so a rerun with different arguments is refused
-instead of mixing two datasets (while no shard and no live run depend on it, a new run replaces it). ``manifest.json`` is written when every shard of the split exists.
+instead of mixing two datasets (while no shard and no live run depend on it, a new run replaces it).
+``manifest.json`` is written when every shard of the split exists.
 
 Runs that overlap (the tasks of a Slurm array, or a second command into the same folder) coordinate through
 locks in ``<split>/.locks``: each run holds ``owner-<host>-<pid>.lock`` while it lives and names its
