@@ -28,15 +28,20 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+def _probe_write(folder: Path) -> None:
+    """Write and remove a file in ``folder`` (OSError if it cannot be done); a name of its own, because array
+    tasks on several hosts start together in one --out."""
+    fd, probe = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+
+
 def ensure_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     """Create ``path`` if needed and check that files can be written there, else a one-line exit-2 error."""
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
-        # a name of its own: array tasks on several hosts start together in one --out
-        fd, probe = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=p)
-        os.close(fd)
-        os.unlink(probe)
+        _probe_write(p)
     except OSError as e:
         raise click.BadParameter(f"{p} is not a writable directory ({e.strerror or e})", param_hint=option) from None
     return p
@@ -54,9 +59,7 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> None:
     if not probe.is_dir():
         raise click.BadParameter(f"{out} cannot be made: {probe} is a file", param_hint=option)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".ti2v-write-test-", dir=probe)
-        os.close(fd)
-        os.unlink(tmp)
+        _probe_write(probe)
     except OSError as e:
         raise click.BadParameter(f"{out} is not writable ({probe}: {e.strerror or e})", param_hint=option) from None
 

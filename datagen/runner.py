@@ -144,7 +144,7 @@ class _QueueTicker:
 _PROGRESS = None  # a worker process's queue to the parent's progress bar (set by the pool's initializer)
 
 
-def _init_worker(q, parent: int | None = None, tmp: str | None = None) -> None:
+def _init_worker(q, parent: int, tmp: str) -> None:
     """In each worker: progress goes to ``q``; Ctrl-C at the terminal (sent to the whole process group) is left
     to the parent, which stops the workers itself; the worker exits when its parent is gone (killed with
     SIGKILL, say), instead of writing on, orphaned, into a split the next run is cleaning up; and temporary files
@@ -152,19 +152,16 @@ def _init_worker(q, parent: int | None = None, tmp: str | None = None) -> None:
     global _PROGRESS
     _PROGRESS = q
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if tmp is not None:
-        os.environ["TMPDIR"] = tmp  # read by Blender when bpy is first imported, in this worker
-        tempfile.tempdir = tmp
-    if parent is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent, tmp), daemon=True, name="ti2v-parent-watch").start()
+    os.environ["TMPDIR"] = tmp  # read by Blender when bpy is first imported, in this worker
+    tempfile.tempdir = tmp
+    threading.Thread(target=_exit_with_parent, args=(parent, tmp), daemon=True, name="ti2v-parent-watch").start()
 
 
-def _exit_with_parent(parent: int, tmp: str | None = None, every: float = 0.25) -> None:
+def _exit_with_parent(parent: int, tmp: str, every: float = 0.25) -> None:
     while True:
         time.sleep(every)
         if os.getppid() != parent:
-            if tmp is not None:  # the parent that would have removed it is gone
-                shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)  # the parent that would have removed it is gone
             os._exit(1)
 
 
