@@ -2,7 +2,8 @@
 
 h5dump runs when the binary is on PATH (``apt-get install hdf5-tools``; skipped otherwise). The older h5py runs
 when ``TI2V_OLD_H5PY_PYTHON`` names a Python that has one (e.g. a venv with ``h5py==3.11.0``, HDF5 1.14; skipped
-otherwise): it reads every dataset and attribute and its bytes are compared with the writer's.
+otherwise): it reads every dataset and attribute and its bytes are compared with the writer's. ``make interop-test``
+(run by CI) installs both and sets ``TI2V_REQUIRE_INTEROP=1``, which turns these skips into failures.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from ti2v.datagen.shard import ShardWriter, open_shard
 
+REQUIRED = os.environ.get("TI2V_REQUIRE_INTEROP") == "1"  # CI: a missing reader is a failure, not a skip
 ATTRS = {"dataset": "mnist-single", "split": "train", "generator_version": "t", "config": {"a": 1, "b": "x"},
          "seed": 3, "speed_interval": [1.0, 2.0], "frames": 4, "shard_index": 0, "first_index": 0}
 
@@ -50,7 +52,7 @@ def _dump_binary(path, dataset, out):
     return out.read_bytes()
 
 
-@pytest.mark.skipif(shutil.which("h5dump") is None, reason="h5dump not installed (apt-get install hdf5-tools)")
+@pytest.mark.skipif(shutil.which("h5dump") is None and not REQUIRED, reason="h5dump not installed (apt-get install hdf5-tools)")
 def test_h5dump_reads_a_shard(tmp_path):
     path = tmp_path / "shard-00000.h5"
     videos, _ = _write(path)
@@ -85,7 +87,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(not os.environ.get("TI2V_OLD_H5PY_PYTHON"),
+@pytest.mark.skipif(not os.environ.get("TI2V_OLD_H5PY_PYTHON") and not REQUIRED,
                     reason="set TI2V_OLD_H5PY_PYTHON to a Python with an older h5py (e.g. 3.11, HDF5 1.14)")
 def test_older_h5py_reads_every_dataset_and_attribute(tmp_path):
     path = tmp_path / "shard-00000.h5"
