@@ -13,7 +13,9 @@ as random-init and not comparable).
 * I3D for FVD: ``i3d_torchscript.pt`` (StyleGAN-V) through torch.jit.load, called as
   ``net(x, rescale=False, resize=False, return_features=True)`` on [-1, 1] input resized here to 224 (400-d
   Kinetics logits averaged over time). ``I3D`` below is the Inception-3D architecture in plain torch (layer names
-  of the common PyTorch port) for random-init runs; its padding is symmetric, not TF "same".
+  of the common PyTorch port): with ``tats=True`` it is the TATS / VideoGPT extractor (``i3d_pretrained_400.pt``,
+  TF "SAME" padding, BatchNorm eps 1e-5), the second FVD extractor; otherwise symmetric padding, for random-init
+  runs.
 * VGG-16 (torchvision, ``vgg16-397923af.pth``): relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 after ImageNet
   normalisation and a resize to 224.
 * LPIPS: the ``lpips`` package (v0.1 linear heads shipped in the package) with its AlexNet trunk built with
@@ -158,66 +160,116 @@ def build_inception(pretrained: bool = True, resize: int = 299, seed: int = 0) -
 
 
 # --------------------------------------------------------------------------------------------- I3D (FVD)
+def same_pad(size: int, k: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's "SAME" padding of one axis (front, back): the output has ceil(size / stride) positions."""
+    total = max((-(-size // stride) - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pad_same(x: torch.Tensor, k, stride) -> torch.Tensor:
+    """Zero-pad [N, C, T, H, W] for a kernel ``k`` and ``stride`` (3-tuples) the TF "SAME" way (more at the back)."""
+    (tf, tb), (hf, hb), (wf, wb) = (same_pad(n, a, b) for n, a, b in zip(x.shape[2:], k, stride))
+    return F.pad(x, (wf, wb, hf, hb, tf, tb))
+
+
 class Unit3D(nn.Module):
-    def __init__(self, cin, cout, k=(1, 1, 1), stride=(1, 1, 1), bn=True, act=True, bias=False):
+    """Conv3d + BatchNorm + ReLU. ``same``: TF "SAME" padding computed from the input size (the TF graph and the
+    TATS/VideoGPT port) instead of a fixed symmetric k // 2."""
+
+    def __init__(self, cin, cout, k=(1, 1, 1), stride=(1, 1, 1), bn=True, act=True, bias=False, same=False,
+                 eps=1e-3, momentum=0.01):
         super().__init__()
         k = (k,) * 3 if isinstance(k, int) else tuple(k)
-        self.conv3d = nn.Conv3d(cin, cout, k, stride=stride, padding=tuple(x // 2 for x in k), bias=bias)
-        self.bn = nn.BatchNorm3d(cout, eps=1e-3, momentum=0.01) if bn else None
+        stride = (stride,) * 3 if isinstance(stride, int) else tuple(stride)
+        self.k, self.stride, self.same = k, stride, same
+        self.conv3d = nn.Conv3d(cin, cout, k, stride=stride, padding=0 if same else tuple(x // 2 for x in k),
+                                bias=bias)
+        self.bn = nn.BatchNorm3d(cout, eps=eps, momentum=momentum) if bn else None
         self.act = act
 
     def forward(self, x):
-        x = self.conv3d(x)
+        x = self.conv3d(_pad_same(x, self.k, self.stride) if self.same else x)
         if self.bn is not None:
             x = self.bn(x)
         return F.relu(x) if self.act else x
 
 
+class SameMaxPool3d(nn.MaxPool3d):
+    """Max pooling after TF "SAME" zero padding (the inputs are ReLU outputs, so zeros never win wrongly)."""
+
+    def forward(self, x):
+        return super().forward(_pad_same(x, self.kernel_size, self.stride))
+
+
+def _pool(k, stride, same: bool, padding=0, ceil_mode=False) -> nn.MaxPool3d:
+    k = (k,) * 3 if isinstance(k, int) else tuple(k)
+    stride = (stride,) * 3 if isinstance(stride, int) else tuple(stride)
+    if same:
+        return SameMaxPool3d(k, stride=stride)
+    return nn.MaxPool3d(k, stride=stride, padding=padding, ceil_mode=ceil_mode)
+
+
 class InceptionModule(nn.Module):
-    def __init__(self, cin, c):
+    def __init__(self, cin, c, **unit):
         super().__init__()
-        self.b0 = Unit3D(cin, c[0])
-        self.b1a, self.b1b = Unit3D(cin, c[1]), Unit3D(c[1], c[2], 3)
-        self.b2a, self.b2b = Unit3D(cin, c[3]), Unit3D(c[3], c[4], 3)
-        self.b3a = nn.MaxPool3d(3, stride=1, padding=1)
-        self.b3b = Unit3D(cin, c[5])
+        same = unit.get("same", False)
+        self.b0 = Unit3D(cin, c[0], **unit)
+        self.b1a, self.b1b = Unit3D(cin, c[1], **unit), Unit3D(c[1], c[2], 3, **unit)
+        self.b2a, self.b2b = Unit3D(cin, c[3], **unit), Unit3D(c[3], c[4], 3, **unit)
+        self.b3a = _pool(3, 1, same, padding=1)
+        self.b3b = Unit3D(cin, c[5], **unit)
 
     def forward(self, x):
         return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], 1)
 
 
 class I3D(nn.Module):
-    """Inception-3D (Carreira & Zisserman) with 400 logits; input [N, 3, T, H, W] in [-1, 1]."""
+    """Inception-3D (Carreira & Zisserman) with 400 logits; input [N, 3, T, H, W] in [-1, 1].
 
-    def __init__(self, num_classes: int = 400):
+    ``tats=False``: symmetric padding, BatchNorm eps 1e-3 (random-init runs). ``tats=True``: the layout of the
+    TATS / VideoGPT ``i3d_pretrained_400.pt`` exactly: TF "SAME" padding on every convolution and max pool,
+    BatchNorm eps 1e-5 (momentum 0.001), and its head: average pool over 2 x 7 x 7 (stride 1), the 1x1x1 logits,
+    the mean over the remaining time steps. Both have the same parameter names, so either loads the file."""
+
+    def __init__(self, num_classes: int = 400, tats: bool = False):
         super().__init__()
-        self.Conv3d_1a_7x7 = Unit3D(3, 64, 7, stride=(2, 2, 2))
-        self.MaxPool3d_2a_3x3 = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
-        self.Conv3d_2b_1x1 = Unit3D(64, 64)
-        self.Conv3d_2c_3x3 = Unit3D(64, 192, 3)
-        self.MaxPool3d_3a_3x3 = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
-        self.Mixed_3b = InceptionModule(192, [64, 96, 128, 16, 32, 32])
-        self.Mixed_3c = InceptionModule(256, [128, 128, 192, 32, 96, 64])
-        self.MaxPool3d_4a_3x3 = nn.MaxPool3d(3, stride=2, padding=1)
-        self.Mixed_4b = InceptionModule(480, [192, 96, 208, 16, 48, 64])
-        self.Mixed_4c = InceptionModule(512, [160, 112, 224, 24, 64, 64])
-        self.Mixed_4d = InceptionModule(512, [128, 128, 256, 24, 64, 64])
-        self.Mixed_4e = InceptionModule(512, [112, 144, 288, 32, 64, 64])
-        self.Mixed_4f = InceptionModule(528, [256, 160, 320, 32, 128, 128])
-        self.MaxPool3d_5a_2x2 = nn.MaxPool3d(2, stride=2, ceil_mode=True)
-        self.Mixed_5b = InceptionModule(832, [256, 160, 320, 32, 128, 128])
-        self.Mixed_5c = InceptionModule(832, [384, 192, 384, 48, 128, 128])
+        self.tats = tats
+        u = dict(same=True, eps=1e-5, momentum=0.001) if tats else {}
+        self.Conv3d_1a_7x7 = Unit3D(3, 64, 7, stride=(2, 2, 2), **u)
+        self.MaxPool3d_2a_3x3 = _pool((1, 3, 3), (1, 2, 2), tats, padding=(0, 1, 1))
+        self.Conv3d_2b_1x1 = Unit3D(64, 64, **u)
+        self.Conv3d_2c_3x3 = Unit3D(64, 192, 3, **u)
+        self.MaxPool3d_3a_3x3 = _pool((1, 3, 3), (1, 2, 2), tats, padding=(0, 1, 1))
+        self.Mixed_3b = InceptionModule(192, [64, 96, 128, 16, 32, 32], **u)
+        self.Mixed_3c = InceptionModule(256, [128, 128, 192, 32, 96, 64], **u)
+        self.MaxPool3d_4a_3x3 = _pool(3, 2, tats, padding=1)
+        self.Mixed_4b = InceptionModule(480, [192, 96, 208, 16, 48, 64], **u)
+        self.Mixed_4c = InceptionModule(512, [160, 112, 224, 24, 64, 64], **u)
+        self.Mixed_4d = InceptionModule(512, [128, 128, 256, 24, 64, 64], **u)
+        self.Mixed_4e = InceptionModule(512, [112, 144, 288, 32, 64, 64], **u)
+        self.Mixed_4f = InceptionModule(528, [256, 160, 320, 32, 128, 128], **u)
+        self.MaxPool3d_5a_2x2 = _pool(2, 2, tats, ceil_mode=True)
+        self.Mixed_5b = InceptionModule(832, [256, 160, 320, 32, 128, 128], **u)
+        self.Mixed_5c = InceptionModule(832, [384, 192, 384, 48, 128, 128], **u)
         self.logits = Unit3D(1024, num_classes, bn=False, act=False, bias=True)
         self.order = ["Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3", "MaxPool3d_3a_3x3",
                       "Mixed_3b", "Mixed_3c", "MaxPool3d_4a_3x3", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
                       "Mixed_4f", "MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c"]
 
-    def forward(self, x):
+    def features(self, x):
+        """Mixed_5c's output [N, 1024, T', H', W']."""
         for n in self.order:
             x = getattr(self, n)(x)
-        x = F.adaptive_avg_pool3d(x, (None, 1, 1))
-        if x.shape[2] >= 2:
-            x = F.avg_pool3d(x, (2, 1, 1), stride=1)
+        return x
+
+    def forward(self, x):
+        x = self.features(x)
+        if self.tats:
+            x = F.avg_pool3d(x, (2, 7, 7), stride=1)  # needs 224 px input (7 x 7 at Mixed_5c), as the original
+        else:
+            x = F.adaptive_avg_pool3d(x, (None, 1, 1))
+            if x.shape[2] >= 2:
+                x = F.avg_pool3d(x, (2, 1, 1), stride=1)
         return self.logits(x).mean(dim=(2, 3, 4))  # logits averaged over time
 
 
@@ -240,14 +292,25 @@ class I3DFeatures(nn.Module):
         return self.net(x)
 
 
-def build_i3d(pretrained: bool = True, resize: int = 224, seed: int = 0, device="cpu") -> I3DFeatures:
-    if pretrained:
+I3D_EXTRACTORS = {"stylegan-v": "i3d", "tats": "i3d-tats"}  # FVD extractor -> its weights entry
+
+
+def build_i3d(pretrained: bool = True, resize: int = 224, seed: int = 0, device="cpu",
+              extractor: str = "stylegan-v") -> I3DFeatures:
+    """The FVD network: ``stylegan-v`` (``i3d_torchscript.pt``, the default) or ``tats`` (``i3d_pretrained_400.pt``
+    into :class:`I3D` with ``tats=True``, loaded strictly with ``weights_only``)."""
+    if extractor not in I3D_EXTRACTORS:
+        raise ValueError(f"FVD extractor {extractor!r}; allowed: {', '.join(I3D_EXTRACTORS)}")
+    if pretrained and extractor == "stylegan-v":
         path = W.require("i3d")
         with open(path, "rb") as f:
             net = torch.jit.load(io.BytesIO(f.read()), map_location=device)
         return I3DFeatures(net.eval(), True, resize)
-    net = I3D()
-    _random_init(net, seed)
+    net = I3D(tats=extractor == "tats")
+    if pretrained:
+        net.load_state_dict(_load_state(W.require("i3d-tats")), strict=True)
+    else:
+        _random_init(net, seed)
     return I3DFeatures(net.eval().requires_grad_(False), False, resize).to(device)
 
 

@@ -7,7 +7,8 @@ temporary name that is renamed only after the checksum matched.
 
 Checksums: torchvision and pytorch-fid publish the first 8 hex digits of the file's SHA-256 in its name; that
 prefix is what is verified for them. The StyleGAN-V I3D TorchScript has no published checksum; ``verify`` then
-reports the SHA-256 it computed (recorded in every report) and says "unpinned".
+reports the SHA-256 it computed (recorded in every report) and says "unpinned"; so does the TATS / VideoGPT
+``i3d_pretrained_400.pt`` (fetched from a commit-pinned Hugging Face URL).
 Base URL override for mirrors and tests: ``TI2V_WEIGHTS_URL_BASE`` replaces everything up to the file name.
 """
 
@@ -48,6 +49,14 @@ REGISTRY: dict[str, WeightFile] = {
             "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
             None,
             "FVD and I3D diversity (Kinetics-400 I3D, StyleGAN-V TorchScript)",
+        ),
+        WeightFile(
+            "i3d-tats",
+            "i3d_pretrained_400.pt",
+            "https://huggingface.co/spaces/LanguageBind/Open-Sora-Plan-v1.0.0/resolve/"
+            "810fa8c4bdb3a4c8eec9bd57375c29bde6fb46de/opensora/eval/fvd/videogpt/i3d_pretrained_400.pt",
+            None,
+            "FVD with the TATS / VideoGPT extractor (--fvd-extractor tats; PyTorch Kinetics-400 I3D state dict)",
         ),
         WeightFile(
             "vgg16",
