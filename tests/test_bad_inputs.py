@@ -164,6 +164,31 @@ def test_cater_run_leaves_nothing_in_tmpdir(tmp_path, tmpdir_env):
     assert not list(folder.iterdir())
 
 
+def _has_gpu() -> bool:
+    from ti2v.datagen.cater.job import check_device
+    from ti2v.datagen.errors import InputError
+
+    try:
+        return check_device("gpu") != "cpu"
+    except InputError:
+        return False
+
+
+@pytest.mark.parametrize("command", [[*CATER, "--device", "gpu"],
+                                     ["regenerate", "cater-gen-v1", "--scale", "0.001", "--set", "device=gpu"]])
+def test_gpu_without_a_gpu_refused_before_anything_is_made(tmp_path, tmpdir_env, command):
+    pytest.importorskip("bpy")
+    if _has_gpu():
+        pytest.skip("this machine has a GPU Cycles can use")
+    folder, env = tmpdir_env
+    where = tmp_path / "where"
+    where.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "ti2v.datagen.cli", *command, "--out", str(where / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    refused(proc, where, "--device gpu", "--device cpu")
+    assert not list(folder.iterdir())  # and no worker temporary folder
+
+
 @pytest.mark.parametrize("how", ["sigint", "sigkill-parent"])
 def test_stopped_cater_run_leaves_nothing_in_tmpdir(tmp_path, tmpdir_env, how):
     pytest.importorskip("bpy")

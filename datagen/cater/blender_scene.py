@@ -29,6 +29,13 @@ TABLE_GRAY = 0.5
 AXIS_GRAY = 0.03
 
 
+def gpu_device() -> str | None:
+    """The GPU Cycles would render on in this process ("gpu:KIND:name"), or None (a fresh scene is set up)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with _fd_to_devnull(1, 2):  # Cycles warns once per missing GPU library while it looks
+        return BlenderScene._probe_gpu(bpy.context.preferences.addons["cycles"].preferences, bpy.context.scene)
+
+
 def _aim(obj, location) -> None:
     m = np.eye(4)
     m[:3, :3] = look_at_rotation(np.asarray(location, float), np.zeros(3))

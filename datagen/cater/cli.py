@@ -46,7 +46,7 @@ def parse_objects(text: str) -> tuple[int, int]:
 @execution_options
 def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution, frames, samples, denoise, device, threads, shard_size, execution):
     """Render CATER-GEN videos with Blender (Cycles) into shards: RGB, masks, motion field, scene state, captions."""
-    from .job import generate_split
+    from .job import check_device, generate_split
 
     version = limits.choice(version, ("v1", "v2"), "--version")
     split = limits.choice(split, ("train", "test"), "--split")
@@ -59,6 +59,7 @@ def cater(version, objects, ambiguous, split, num_videos, out, seed, resolution,
     options = dict(version=version, objects=objects, frames=frames, resolution=resolution, samples=samples,
                    denoise=denoise, device=device, threads=threads, ambiguous=ambiguous)
     limits.check_room(out, "cater", options, {split: num_videos}, shard_size, execution)
+    check_device(device)  # before anything is written
     out_dir = ensure_writable_dir(out)
     ensure_writable_dir(out_dir / split)
     try:

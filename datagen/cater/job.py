@@ -21,6 +21,8 @@ from . import annotations
 from .plan import plan_video, video_rng
 
 GENERATOR_VERSION = "cater-gen/1"
+_GPU_PROBE = ("from ti2v.datagen.cater.blender_scene import gpu_device\n"
+              "print('TI2V_GPU=' + (gpu_device() or ''), flush=True)")
 _RENDERER = None
 _RENDERER_KEY = None
 
@@ -101,6 +103,7 @@ class WriteCaterShard:
             "threads": cfg.threads or 0,
             "resolution": cfg.resolution,
             "max_objects": annotations.MAX_OBJECTS,
+            **job.identity(),
         }
         with ShardWriter(job.path, attrs, capacity=job.count, tmp=job.tmp) as writer:
             for i in range(job.count):
@@ -111,6 +114,28 @@ class WriteCaterShard:
                 writer.add(rgb, plan.caption_explicit, plan.caption_ambiguous, ann)
                 renderer.timing.other_s += time.perf_counter() - t
                 tick(1)
+
+
+def check_device(device: str) -> str:
+    """``--device gpu`` is checked before anything is written: a short Blender process asks Cycles for a GPU
+    (the command's own process never imports bpy, which would swallow Ctrl-C). Returns what renders."""
+    import subprocess
+
+    from ..errors import InputError
+
+    if device != "gpu":
+        return "cpu"
+    try:
+        proc = subprocess.run([sys.executable, "-c", _GPU_PROBE], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise InputError("--device gpu: asking Cycles for a GPU took over 300 s; use --device cpu") from None
+    found = [ln[len("TI2V_GPU="):] for ln in proc.stdout.splitlines() if ln.startswith("TI2V_GPU=")]
+    if proc.returncode != 0 or not found:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InputError(f"--device gpu: Blender could not be asked for a GPU ({last}); use --device cpu")
+    if not found[-1]:
+        raise InputError("--device gpu: Cycles found no OPTIX/CUDA/HIP/oneAPI/Metal device here; use --device cpu")
+    return found[-1]
 
 
 def generate_split(out_dir: Path, split: str, num_videos: int, shard_size: int, seed: int, options: dict,
