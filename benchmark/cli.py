@@ -104,10 +104,13 @@ def main():
 @click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False), default=None,
               help="folder written by `ti2v-bench inputs`: draw the clips exactly as it says (split, captions, "
                    "speed, seed) and check each clip against it; for video folders made from those inputs")
+@click.option("--no-verify", "no_verify", is_flag=True,
+              help="skip checking the sha256 of the scored shards against manifest.json (checked by default, its "
+                   "time reported; a changed file is refused)")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
 @click.pass_context
 def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
-             vqvae, random_weights, judge, trajectory_control, inputs_dir, feature_resize):
+             vqvae, random_weights, judge, trajectory_control, inputs_dir, no_verify, feature_resize):
     """Score MODEL on the DATA shards. MODEL is a model.ckpt (MAGE or Motion-I2V-style), motion-i2v:<dataset>
     (a shipped checkpoint), module:callable, a folder of videos (see `ti2v-bench inputs`), static or oracle."""
     from pathlib import Path
@@ -117,7 +120,7 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
     from .evaluate import EvalConfig, MetricUnavailable
     from .evaluate import evaluate as run
     from .models_adapter import ModelError
-    from .report import markdown
+    from .report import checksum_line, markdown
 
     if out:
         check_out_dir(out)
@@ -131,7 +134,7 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
     cfg = EvalConfig(model=model, data=data, split=split, captions=captions, samples=samples, metrics=metrics,
                      speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
                      strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae,
-                     judge=judge, trajectory_control=trajectory_control, inputs=lines)
+                     judge=judge, trajectory_control=trajectory_control, inputs=lines, verify=not no_verify)
     from ti2v.datagen.progress import progress_bar
 
     bar = None
@@ -152,6 +155,7 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
         if bar is not None:
             bar.close()
     click.echo(markdown(report))
+    click.echo(checksum_line(report), err=True)
     if out:
         click.echo(f"report written to {out}", err=True)
 

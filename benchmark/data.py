@@ -7,6 +7,7 @@ the same clips at the same speeds, whatever --limit or --batch-size is. Clip ind
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -52,6 +53,26 @@ class ClipReader:
 
     def __len__(self) -> int:
         return self.n
+
+    def verify_checksums(self) -> dict:
+        """Check the sha256 of every shard the clips come from against manifest.json (what ``ti2v-datagen
+        verify`` checks first), so an edited caption or annotation is not scored; InputError naming the first
+        file that differs. Returns what was checked: shards, of how many, bytes and seconds."""
+        from ti2v.datagen.manifest import MANIFEST
+        from ti2v.datagen.runner import sha256_file
+
+        t0 = time.perf_counter()
+        used = self.ds.locate(self.n - 1)[0] + 1 if self.n else 0
+        size = 0
+        for path, entry in zip(self.paths[:used], self.ds.manifest["shards"][:used]):
+            digest = sha256_file(path)
+            size += path.stat().st_size
+            if digest != entry["sha256"]:
+                raise InputError(f"{path}: sha256 {digest[:12]}... differs from the {entry['sha256'][:12]}... in "
+                                 f"{MANIFEST}: the file was changed after the split was made, so its scores would "
+                                 f"not be comparable; `ti2v-datagen verify {self.dir}` checks it in full, "
+                                 "--no-verify scores it anyway")
+        return {"shards": used, "of": len(self.paths), "bytes": size, "seconds": time.perf_counter() - t0}
 
     def __iter__(self) -> Iterator[Clip]:
         for index in range(self.n):

@@ -54,6 +54,7 @@ class EvalConfig:
     judge: str | None = None  # CATER judge: "template", "shipped" or a judge file; None: judge.DEFAULT
     trajectory_control: bool = False  # also score a trajectory-conditioned sample per clip (trajectory_control.py)
     inputs: list[dict] | None = None  # inputs.jsonl lines of `ti2v-bench inputs`: each clip must match its line
+    verify: bool = True  # check the sha256 of the shards scored against manifest.json first (--no-verify: skip)
 
 
 def default_metrics(captions: str) -> tuple[str, ...]:
@@ -219,6 +220,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         raise ValueError(f"no clips to evaluate in {reader.dir}")
     if cfg.inputs is not None and len(reader) < limit:
         raise ValueError(f"the inputs list {limit} clips, {reader.dir} holds {len(reader)}")
+    checked = reader.verify_checksums() if cfg.verify else None  # before anything is generated or scored
     dataset = reader.dataset
     control = control_scorer(dataset, reader, cfg, device) if "control" in metrics else None
     model = resolve_model(cfg.model, device, cfg.vqvae)
@@ -344,6 +346,9 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
             "frames_scored": {"psnr/ssim/lpips/fid/div_vgg": f"2..{cfg.clip_length}",
                               "fvd/div_i3d": f"1..{cfg.clip_length}"},
             "generated_frames_scored": len(reader) * samples * (cfg.clip_length - 1),
+            "checksums": ({"verified": False, "reason": "--no-verify"} if checked is None else
+                          {"verified": True, "shards": checked["shards"], "of": checked["of"],
+                           "bytes": checked["bytes"], "against": "manifest.json sha256"}),
         },
         "speed": {"mode": "random" if cfg.speed == "random" else "fixed",
                   "eta": None if cfg.speed == "random" else float(cfg.speed),
@@ -368,6 +373,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         report["trajectory_control"] = traj.summarize(traj_records) if traj is not None else dict(TC.NOT_APPLICABLE)
     report["run"] = {"device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
                      "elapsed_s": round(time.time() - t_start, 3),
+                     "verify_s": None if checked is None else round(checked["seconds"], 3),
                      "seconds": {k: round(v, 3) for k, v in timings.items()}}
     if cfg.out:
         from .report import write_report

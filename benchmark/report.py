@@ -53,6 +53,19 @@ def _fvd_lines(fp: dict | None) -> list[str]:
     return out
 
 
+def checksum_line(report: dict) -> str:
+    """Whether (and how fast) ``evaluate`` verified the scored shards' sha256 against manifest.json."""
+    c = report["data"].get("checksums")
+    if not c:
+        return "Data: checksums not recorded."
+    if not c.get("verified"):
+        return f"Data: the shards' sha256 were NOT verified against manifest.json ({c.get('reason', '-')})."
+    seconds = report.get("run", {}).get("verify_s")
+    took = f" in {seconds:.2f} s" if isinstance(seconds, (int, float)) else ""
+    return (f"Data: sha256 of {c['shards']} of {c['of']} shard(s) ({c['bytes'] / 1e6:.1f} MB, those the scored "
+            f"clips come from) verified against manifest.json{took}.")
+
+
 def markdown(report: dict) -> str:
     d = report["data"]
     m = report["metrics"]
@@ -68,6 +81,7 @@ def markdown(report: dict) -> str:
         f"{report['speed']['mode']}" + (f" eta={report['speed']['eta']}" if report['speed']['eta'] is not None else "")
         + f" (interval {d['speed_interval']}), seed {report['seed']}.",
         "",
+        *([checksum_line(report), ""] if d.get("checksums") else []),
         "Table 1 layout (perceptual similarity and diversity):",
         "",
         "| Mode | Dataset | FID ↓ | LPIPS ↓ | FVD ↓ | DIV VGG ↑ | DIV I3D ↑ |",

@@ -7,7 +7,6 @@ with the interval range stored in the shards (docs/DATASETS.md, Speed) and retur
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_right
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ from isal import isal_zlib
 from torch.utils.data import Dataset
 
 from .errors import InputError
+from .manifest import MANIFEST, identity_error, load_manifest
 from .motion import clip_motion
-from .runner import MANIFEST
 from .shard import open_shard, read_annotations
 from .speed import clip_indices
 
@@ -59,8 +58,17 @@ def check_video_layout(path: Path, f, clip_length: int, expect: tuple | None = N
     return layout
 
 
+class DamagedShardError(InputError):
+    """A video chunk of a shard cannot be read back (corrupt or truncated file): one line naming both."""
+
+
 class ShardDataset(Dataset):
     """Clips from every shard of one split.
+
+    On open every shard's identity (dataset, split, shard index, seeds, count, first index, configuration digest)
+    is checked against manifest.json, and the manifest's counts against each other: attribute reads only, no
+    hashing (``ti2v-datagen verify`` and ``ti2v-bench evaluate`` check the checksums). A mismatch, or a video
+    chunk that cannot be read later, is an InputError of one line naming the file.
 
     caption: "explicit" or "ambiguous" (MNIST stores its explicit caption in both); None takes the shards'
         default (``default_caption`` attribute, set by ``cater --ambiguous``; explicit otherwise).
@@ -87,7 +95,8 @@ class ShardDataset(Dataset):
         if eta is not None and not 0.0 <= eta <= 1.0:
             raise InputError(f"speed {eta} is outside [0, 1]")
         self.split_dir = resolve_split_dir(root, split)
-        manifest = json.loads((self.split_dir / MANIFEST).read_text())
+        manifest = load_manifest(self.split_dir)  # consistent, and lists at least one shard
+        self.manifest = manifest
         self.dataset_name = manifest["dataset"]
         self.files = [self.split_dir / e["file"] for e in manifest["shards"]]
         counts = [e["num_videos"] for e in manifest["shards"]]
@@ -98,14 +107,17 @@ class ShardDataset(Dataset):
         self.with_annotations = with_annotations
         self.motion = motion
         self.epoch = 0
-        with open_shard(self.files[0]) as f:
-            self.speed_interval = tuple(float(x) for x in f.attrs["speed_interval"])
-            self.frames = int(f.attrs["frames"])
-            self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
-            layout = check_video_layout(self.files[0], f, clip_length)
-        for path in self.files[1:]:
+        layout = None
+        for position, (path, entry) in enumerate(zip(self.files, manifest["shards"])):
+            if not path.exists():
+                raise InputError(f"{path}: missing; {MANIFEST} lists it")
             with open_shard(path) as f:
-                check_video_layout(path, f, clip_length, layout)
+                identity_error(path, f, manifest, position, entry, self.split_dir)
+                if position == 0:
+                    self.speed_interval = tuple(float(x) for x in f.attrs["speed_interval"])
+                    self.frames = int(f.attrs["frames"])
+                    self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+                layout = check_video_layout(path, f, clip_length, layout)
         self.caption = caption or str(self.attrs.get("default_caption", "explicit"))
 
     def __len__(self) -> int:
@@ -118,7 +130,8 @@ class ShardDataset(Dataset):
     def _file(self, shard: int):
         handle = self._handles.get(shard)
         if handle is None:
-            handle = _OpenShard(open_shard(self.files[shard]), self.caption)
+            handle = _OpenShard(open_shard(self.files[shard]), self.caption, self.files[shard],
+                                int(self.offsets[shard]))
             self._handles[shard] = handle
         return handle
 
@@ -144,7 +157,7 @@ class ShardDataset(Dataset):
                 "index": index}
         want = self.with_annotations if annotations is None else annotations
         if want or self.motion:
-            ann = read_annotations(handle.file, row)
+            ann = handle.annotations(row)
             if want:
                 item["annotations"] = ann
             if self.motion:
@@ -171,7 +184,7 @@ class ShardDataset(Dataset):
 
     def annotations(self, index: int) -> dict[str, Any]:
         shard, row = self.locate(index)
-        return read_annotations(self._file(shard).file, row)
+        return self._file(shard).annotations(row)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -193,11 +206,16 @@ class _OpenShard:
     h5py's selection machinery (the dominant cost per item); other layouts take the ordinary path.
     """
 
-    def __init__(self, file, caption_kind: str):
+    def __init__(self, file, caption_kind: str, path: Path | None = None, first: int = 0):
         self.file = file
+        self.path = Path(path) if path is not None else Path(file.filename)
+        self.first = first  # index in the split of the shard's first video
         self.videos = file["videos"]
         self.shape = self.videos.shape[1:]
-        self.captions = [c.decode("utf-8") for c in file[f"captions/{caption_kind}"][:]]
+        try:
+            self.captions = [c.decode("utf-8") for c in file[f"captions/{caption_kind}"][:]]
+        except _READ_ERRORS as e:  # UnicodeDecodeError is a ValueError
+            raise self.damaged(f"/captions/{caption_kind}", e) from None
         self.direct = (
             self.videos.chunks == (1,) + self.shape
             and self.videos.compression == "gzip"
@@ -206,11 +224,29 @@ class _OpenShard:
         )
 
     def video(self, row: int) -> np.ndarray:
-        if self.direct:
-            mask, chunk = self.videos.id.read_direct_chunk((row, 0, 0, 0, 0))
-            if mask == 0:
-                return np.frombuffer(isal_zlib.decompress(chunk), dtype=np.uint8).reshape(self.shape)
-        return self.videos[row]
+        try:
+            if self.direct:
+                mask, chunk = self.videos.id.read_direct_chunk((row, 0, 0, 0, 0))
+                if mask == 0:
+                    return np.frombuffer(isal_zlib.decompress(chunk), dtype=np.uint8).reshape(self.shape)
+            return self.videos[row]
+        except _READ_ERRORS as e:
+            raise self.damaged(f"video {row} of the shard (index {self.first + row} of the split)", e) from None
+
+    def annotations(self, row: int) -> dict[str, Any]:
+        try:
+            return read_annotations(self.file, row)
+        except _READ_ERRORS as e:
+            raise self.damaged(f"the annotations of video {row} of the shard (index {self.first + row} of the "
+                               "split)", e) from None
+
+    def damaged(self, what: str, e: Exception) -> DamagedShardError:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        return DamagedShardError(f"{self.path}: {what} cannot be read ({reason}); the file is damaged: "
+                                 f"`ti2v-datagen verify {self.path.parent}` checks every chunk")
+
+
+_READ_ERRORS = (isal_zlib.error, OSError, ValueError)  # ValueError: a stream that inflates to the wrong size
 
 
 _MASK64 = (1 << 64) - 1

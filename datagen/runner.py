@@ -43,9 +43,9 @@ from tqdm import tqdm
 from .progress import progress_bar
 
 from .errors import InputError
-from .shard import FORMAT_VERSION, ShardFormatError, open_shard, tmp_path_for
+from .manifest import MANIFEST, load_manifest  # noqa: F401  (load_manifest: imported from here by callers)
+from .shard import FORMAT_VERSION, ShardFormatError, config_digest, open_shard, tmp_path_for
 
-MANIFEST = "manifest.json"
 RUN_FILE = "run.json"
 SPLITS = ("train", "test")
 
@@ -60,6 +60,15 @@ class ShardJob:
     dataset: str
     split: str
     tmp: Path | None = None  # where the shard is written before its rename (default: ShardWriter's <name>.tmp)
+    config_sha256: str = ""  # config_digest of the split's configuration (set by run_shards)
+
+    def identity(self) -> dict:
+        """The identity attributes a writer stores beside its own (docs/FORMAT.md, Identity): the shard's seed
+        and the digest of the split configuration that manifest.json will hold."""
+        out = {"shard_seed": int(self.seed)}
+        if self.config_sha256:
+            out["config_sha256"] = self.config_sha256
+        return out
 
 
 def derive_seed(seed: int, *parts: Any) -> int:
@@ -285,7 +294,8 @@ def run_shards(
             with _split_locked(locks):
                 _pin_run(split_dir, config, locks, tag)
                 _remove_stale_temporaries(split_dir, locks, tag)
-            todo = [replace(j, tmp=j.path.with_name(f"{j.path.name}.{tag}.tmp"))
+            digest = config_digest(json.loads(json.dumps(config, sort_keys=True)))  # as the manifest holds it
+            todo = [replace(j, tmp=j.path.with_name(f"{j.path.name}.{tag}.tmp"), config_sha256=digest)
                     for j in jobs if j.index in wanted and not _shard_is_complete(j)]
             _make(todo, jobs, wanted, write_shard, workers=workers, desc=desc, executor=executor, address=address)
             with _split_locked(locks):
@@ -421,13 +431,6 @@ def write_manifest(split_dir: Path, jobs: Sequence[ShardJob], config: dict) -> d
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return manifest
-
-
-def load_manifest(split_dir: Path) -> dict:
-    path = Path(split_dir) / MANIFEST
-    if not path.exists():
-        raise InputError(f"{split_dir} has no {MANIFEST}; is it a split folder written by ti2v-datagen?")
-    return json.loads(path.read_text())
 
 
 def job_dict(job: ShardJob) -> dict:

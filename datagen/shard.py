@@ -8,7 +8,9 @@ layout below is the single definition of the format (docs/FORMAT.md explains it 
     /captions/ambiguous        vlen UTF-8 [N]   (MNIST stores the explicit caption here too)
     /annotations/<key>         [N, ...] one dataset per annotation key, fixed trailing shape within a shard
     attrs                      format_version, dataset, split, generator_version, config (JSON), seed,
-                               speed_interval [s0, s1], frames, num_videos, shard_index, extra attributes
+                               speed_interval [s0, s1], frames, num_videos, shard_index, extra attributes;
+                               from the runner also shard_seed and config_sha256 (the shard's identity, checked
+                               against manifest.json by every reader: ``datagen.manifest``)
 
 A shard is written under a temporary name (``<name>.<host>-<pid>.tmp`` from the runner) and renamed only after the file is closed, so a file with the final
 name is always complete.
@@ -69,6 +71,13 @@ _SMALL_ROWS_PER_CHUNK = 256
 
 class ShardFormatError(ValueError):
     """A shard is missing something the format requires, or is not a shard at all."""
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """sha256 of a split configuration's canonical JSON (sorted keys, no spaces): the ``config_sha256`` a shard
+    carries, computed from the ``config`` its split's manifest.json holds."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tmp_path_for(path: Path) -> Path:

@@ -136,7 +136,9 @@ def test_shard_lacking_annotation_named(tmp_path):
     d = make_mnist_split(tmp_path, num_videos=2, seed=1)
     with h5py.File(d / "shard-00000.h5", "a") as f:
         del f["annotations/digit_images"]
-    r = CliRunner().invoke(main, ["evaluate", "static", "--data", str(tmp_path), "--metrics", "psnr,control"])
+    # the shard was edited in place, so its sha256 no longer matches (test_reader_checks.py): skip that check
+    r = CliRunner().invoke(main, ["evaluate", "static", "--data", str(tmp_path), "--metrics", "psnr,control",
+                                  "--no-verify"])
     assert r.exit_code == 2
     assert "digit_images" in r.output and "control" in r.output
 

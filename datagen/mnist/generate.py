@@ -58,6 +58,7 @@ def write_mnist_shard(settings: MnistSettings, job: ShardJob, tick=lambda n: Non
         "shard_index": job.index,
         "first_index": job.start,
         "digit_source": digits.source,
+        **job.identity(),
     }
     with ShardWriter(job.path, attrs, capacity=job.count, tmp=job.tmp) as writer:
         for start in range(0, job.count, DRAW_BATCH):
