@@ -107,10 +107,13 @@ def main():
 @click.option("--no-verify", "no_verify", is_flag=True,
               help="skip checking the sha256 of the scored shards against manifest.json (checked by default, its "
                    "time reported; a changed file is refused)")
+@click.option("--fvd-extractor", type=click.Choice(["stylegan-v", "tats"]), default="stylegan-v", show_default=True,
+              help="I3D for FVD and I3D diversity: StyleGAN-V's i3d_torchscript.pt, or TATS/VideoGPT's "
+                   "i3d_pretrained_400.pt (TF-SAME padding); their FVDs differ, compare like with like")
 @click.option("--feature-resize", callback=_resize, default="", hidden=True)
 @click.pass_context
 def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, batch_size, device, seed, out, strict,
-             vqvae, random_weights, judge, trajectory_control, inputs_dir, no_verify, feature_resize):
+             vqvae, random_weights, judge, trajectory_control, inputs_dir, no_verify, fvd_extractor, feature_resize):
     """Score MODEL on the DATA shards. MODEL is a model.ckpt (MAGE or Motion-I2V-style), motion-i2v:<dataset>
     (a shipped checkpoint), module:callable, a folder of videos (see `ti2v-bench inputs`), static or oracle."""
     from pathlib import Path
@@ -134,7 +137,8 @@ def evaluate(ctx, model, data, split, captions, samples, metrics, speed, limit, 
     cfg = EvalConfig(model=model, data=data, split=split, captions=captions, samples=samples, metrics=metrics,
                      speed=speed, limit=limit, batch_size=batch_size, device=device, seed=seed, out=out,
                      strict=strict, random_weights=random_weights, resize=feature_resize, vqvae=vqvae,
-                     judge=judge, trajectory_control=trajectory_control, inputs=lines, verify=not no_verify)
+                     judge=judge, trajectory_control=trajectory_control, inputs=lines, verify=not no_verify,
+                     fvd_extractor=fvd_extractor)
     from ti2v.datagen.progress import progress_bar
 
     bar = None

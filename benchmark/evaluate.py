@@ -55,6 +55,7 @@ class EvalConfig:
     trajectory_control: bool = False  # also score a trajectory-conditioned sample per clip (trajectory_control.py)
     inputs: list[dict] | None = None  # inputs.jsonl lines of `ti2v-bench inputs`: each clip must match its line
     verify: bool = True  # check the sha256 of the shards scored against manifest.json first (--no-verify: skip)
+    fvd_extractor: str = "stylegan-v"  # I3D for FVD and I3D diversity: feature_nets.I3D_EXTRACTORS
 
 
 def default_metrics(captions: str) -> tuple[str, ...]:
@@ -92,13 +93,20 @@ def _weight_record(name: str) -> dict:
     return r
 
 
+def i3d_weights_name(cfg: EvalConfig) -> str:
+    """The weights entry of the chosen FVD extractor (``i3d``: StyleGAN-V's TorchScript; ``i3d-tats``)."""
+    if cfg.fvd_extractor not in FN.I3D_EXTRACTORS:
+        raise ValueError(f"--fvd-extractor {cfg.fvd_extractor!r}; allowed: {', '.join(FN.I3D_EXTRACTORS)}")
+    return FN.I3D_EXTRACTORS[cfg.fvd_extractor]
+
+
 def build_accumulators(metrics, cfg: EvalConfig, device: str, samples: int):
     acc, skipped, used_weights = {}, {}, {}
     pretrained = not cfg.random_weights
     rs = cfg.resize or {}
 
     def need(metric):
-        name = METRIC_WEIGHTS[metric]
+        name = i3d_weights_name(cfg) if metric in ("fvd", "div_i3d") else METRIC_WEIGHTS[metric]
         entry = W.get(name)
         if pretrained and W.find(name) is None:
             e = W.WeightsMissing(entry)
@@ -138,7 +146,8 @@ def build_accumulators(metrics, cfg: EvalConfig, device: str, samples: int):
     want_fvd = "fvd" in metrics and need("fvd")
     want_div_i3d = "div_i3d" in metrics and samples > 1 and need("div_i3d")
     if want_fvd or want_div_i3d:
-        acc["i3d"] = I3DScores(FN.build_i3d(pretrained, resize=rs.get("i3d", 224), seed=cfg.seed, device=device),
+        acc["i3d"] = I3DScores(FN.build_i3d(pretrained, resize=rs.get("i3d", 224), seed=cfg.seed, device=device,
+                                            extractor=cfg.fvd_extractor),
                                device, batch=cfg.batch_size, fvd=want_fvd, diversity=want_div_i3d)
     if "div_vgg" in metrics and samples > 1 and need("div_vgg"):
         acc["div_vgg"] = VGGDiversity(FN.build_vgg16(pretrained, resize=rs.get("vgg", 224), seed=cfg.seed), device,
@@ -194,6 +203,7 @@ def fvd_protocol(results: dict, cfg: EvalConfig, i3d_weights: dict, strides: lis
            "frame_stride_mean": round(float(np.mean(strides)), 4) if strides else None,
            "frame_stride_from": "the speed eta (raw frames between clip frames)",
            "resize": (cfg.resize or {}).get("i3d", 224), "covariance": "population (over N)",
+           "extractor_name": cfg.fvd_extractor,
            "extractor": i3d_weights.get("file"), "extractor_sha256": i3d_weights.get("sha256"),
            "extractor_status": i3d_weights.get("status")}
     if clips < FVD_MIN_CLIPS:
@@ -368,7 +378,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
         "per_clip": per_clip,
     }
     if "fvd" in metric_out and isinstance(metric_out["fvd"], float):
-        report["fvd_protocol"] = fvd_protocol(results, cfg, used_weights.get("i3d", {}), strides)
+        report["fvd_protocol"] = fvd_protocol(results, cfg, used_weights.get(i3d_weights_name(cfg), {}), strides)
     if cfg.trajectory_control:
         report["trajectory_control"] = traj.summarize(traj_records) if traj is not None else dict(TC.NOT_APPLICABLE)
     report["run"] = {"device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),

@@ -306,6 +306,8 @@ def build_i3d(pretrained: bool = True, resize: int = 224, seed: int = 0, device=
         with open(path, "rb") as f:
             net = torch.jit.load(io.BytesIO(f.read()), map_location=device)
         return I3DFeatures(net.eval(), True, resize)
+    if extractor == "tats" and resize != 224:
+        raise ValueError(f"the TATS I3D head pools 7 x 7 cells of a 224 px input; resize {resize} does not fit")
     net = I3D(tats=extractor == "tats")
     if pretrained:
         net.load_state_dict(_load_state(W.require("i3d-tats")), strict=True)

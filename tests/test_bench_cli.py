@@ -108,6 +108,19 @@ def test_missing_weights_skipped_or_strict(mnist, tmp_path, monkeypatch):
     assert "pt_inception-2015-12-05-6726825d.pth" in r.output and "weights fetch inception-fid" in r.output
 
 
+def test_fvd_extractor_tats_uses_its_own_file(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("TI2V_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "none_torch"))
+    r = run(["evaluate", "static", "--data", str(mnist), "--limit", "2", "--metrics", "psnr,fvd",
+             "--fvd-extractor", "tats", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    fvd = json.loads((tmp_path / "s" / "report.json").read_text())["metrics"]["fvd"]
+    assert fvd["status"] == "skipped" and fvd["file"] == "i3d_pretrained_400.pt"
+    assert fvd["command"] == "ti2v-bench weights fetch i3d-tats"
+    r = run(["evaluate", "static", "--data", str(mnist), "--metrics", "fvd", "--fvd-extractor", "i3d"])
+    assert r.exit_code == 2 and "stylegan-v" in r.output and "tats" in r.output
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--speed", "2"], "'2' is outside [0, 1]"),
     (["--speed", "fast"], "'fast' is neither"),
