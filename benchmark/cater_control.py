@@ -223,10 +223,11 @@ class CaterScorer:
         }
 
 
-def speed_plot(records: list[dict], etas: list[float], path, title: str = "") -> None:
+def speed_plot(records: list[dict], etas: list[float], path, title: str = "") -> dict:
+    """mnist_control.speed_plot on the actions' end frames (against eta, or per clip at one fixed eta)."""
     from .mnist_control import speed_plot as plot
 
     digit_like = [{"digits": [{"moving": True, "end_frame_truth": a["end_frame_truth"],
                                "end_frame_generated": a["end_frame_generated"]}
                               for a in r["actions"] if "end_frame_truth" in a]} for r in records]
-    plot(digit_like, etas, path, title=title)
+    return plot(digit_like, etas, path, title=title)

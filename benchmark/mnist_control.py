@@ -207,29 +207,58 @@ def summarize(records: list[dict]) -> dict:
     }
 
 
-def speed_plot(records: list[dict], etas: list[float], path, title: str = "") -> None:
-    """Figure-6 style: motion-end frame against speed eta, ground truth (blue) and generated (red)."""
+def speed_plot_data(records: list[dict], etas: list[float]) -> dict:
+    """What ``speed_plot`` draws: one point per moving object of every clip.
+
+    With several speeds, the motion-end frame (truth and generated) against eta (Figure 6). With one fixed speed
+    (``evaluate --speed 0.5``) that would be a single column of dots, so each clip's generated end frame is drawn
+    against its true one instead (the diagonal is a perfect model)."""
+    etas_used, truth, generated = [], [], []
+    for r, eta in zip(records, etas):
+        for d in r["digits"]:
+            if d["moving"]:
+                etas_used.append(float(eta))
+                truth.append(int(d["end_frame_truth"]))
+                generated.append(int(d["end_frame_generated"]))
+    fixed = len(set(float(e) for e in etas)) == 1 if len(etas) else False
+    return {"mode": "fixed_speed" if fixed else "speed_sweep", "eta": float(etas[0]) if fixed else None,
+            "eta_per_point": etas_used, "truth": truth, "generated": generated}
+
+
+def speed_plot(records: list[dict], etas: list[float], path, title: str = "") -> dict:
+    """Figure-6 style: motion-end frame against speed eta, ground truth (blue) and generated (red); at one fixed
+    eta, generated against true end frame per clip (``speed_plot_data``). Returns the plotted data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs, gt, gen = [], [], []
-    for r, eta in zip(records, etas):
-        for d in r["digits"]:
-            if d["moving"]:
-                xs.append(eta)
-                gt.append(d["end_frame_truth"])
-                gen.append(d["end_frame_generated"])
+    data = speed_plot_data(records, etas)
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    # each clip has its own true end (it depends on where the object starts), so truth is drawn per clip too
-    ax.scatter(xs, gt, s=28, facecolors="none", edgecolors="tab:blue", lw=1.0, label="ground truth")
-    ax.scatter(xs, gen, s=10, color="tab:red", alpha=0.8, label="generated", zorder=3)
-    ax.set_xlabel("speed eta")
-    ax.set_ylabel("frame at which motion ends")
-    ax.set_xlim(0, 1)
-    ax.set_title(title or "motion-end frame vs speed")
+    if data["mode"] == "fixed_speed":
+        gt, gen = data["truth"], data["generated"]
+        top = max([*gt, *gen, 1])
+        ax.plot([0, top], [0, top], color="0.6", lw=0.8, zorder=1, label="generated = truth")
+        # one point per clip (and moving object); a darker point is several clips with the same pair
+        ax.scatter(gt, gen, s=16, color="tab:red", alpha=0.35, lw=0, zorder=3, label="clips")
+        ax.set_xlabel("true frame at which motion ends")
+        ax.set_ylabel("generated frame at which motion ends")
+        ax.set_xlim(-0.5, top + 0.5)
+        ax.set_ylim(-0.5, top + 0.5)
+        ax.set_title((title + "\n" if title else "") + f"fixed speed eta = {data['eta']:g}, one point per clip",
+                     fontsize=9)
+    else:
+        # each clip has its own true end (it depends on where the object starts), so truth is drawn per clip too
+        ax.scatter(data["eta_per_point"], data["truth"], s=28, facecolors="none", edgecolors="tab:blue", lw=1.0,
+                   label="ground truth")
+        ax.scatter(data["eta_per_point"], data["generated"], s=10, color="tab:red", alpha=0.8, label="generated",
+                   zorder=3)
+        ax.set_xlabel("speed eta")
+        ax.set_ylabel("frame at which motion ends")
+        ax.set_xlim(0, 1)
+        ax.set_title(title or "motion-end frame vs speed")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return data

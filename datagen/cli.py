@@ -154,9 +154,12 @@ def info(path, as_json):
               help="sheet.png (contact sheet: one row of frames per video, caption under it) or clip.gif.")
 @click.option("--count", type=int, default=6, show_default=True, callback=_positive, help="Videos to show.")
 @click.option("--start", type=int, default=0, show_default=True, help="Index of the first video.")
-@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default="explicit", show_default=True,
-              help="Which caption of each video to print under it.")
-@click.option("--masks", is_flag=True, help="Overlay instance masks where the shards have them (CATER-GEN).")
+@click.option("--captions", type=click.Choice(["explicit", "ambiguous"]), default=None,
+              help="Which caption of each video to print under it (default: the shards' default_caption, named "
+                   "in the title with the split).")
+@click.option("--masks", is_flag=True,
+              help="Outline each instance mask with a 1 px contour where the shards have masks (CATER-GEN); "
+                   "pixels inside objects keep their colours.")
 @click.option("--split", default=None, help="Split to show when PATH is a dataset folder.")
 def preview(path, out, count, start, captions, masks, split):
     """Draw videos of a split as a contact sheet PNG or an animated GIF."""
@@ -166,8 +169,9 @@ def preview(path, out, count, start, captions, masks, split):
     if ext not in (".png", ".gif"):
         raise click.BadParameter(f"{out} must end in .png or .gif", param_hint="--out")
     ensure_writable_dir(Path(out).resolve().parent, "--out")
-    write_preview(Path(path), Path(out), count=count, start=start, caption_kind=captions, masks=masks, split=split)
-    click.echo(f"wrote {out}")
+    shown = write_preview(Path(path), Path(out), count=count, start=start, caption_kind=captions, masks=masks,
+                          split=split)
+    click.echo(f"wrote {out}: {shown.title}")
 
 
 def _register_optional() -> None:

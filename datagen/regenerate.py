@@ -104,13 +104,14 @@ def split_sizes(preset: dict, scale: float, splits: list[str]) -> dict[str, int]
     return sizes
 
 
-def build_split(preset: dict, split: str, num_videos: int, out_dir: Path, execution: Execution, digits: str | None):
+def build_split(preset: dict, split: str, num_videos: int, out_dir: Path, execution: Execution, digits: str | None,
+                mnist_dir: str | None = None):
     options = preset["options"]
     if preset["generator"] == "mnist":
         from .mnist.generate import MnistSettings, generate_split
 
         settings = MnistSettings(options["variant"], split, options["frames"], options["distractor_prob"],
-                                 digits or options["digits"], None, preset["seed"])
+                                 digits or options["digits"], mnist_dir, preset["seed"])
         return generate_split(out_dir, settings, num_videos, preset["shard_size"], execution)
     if preset["generator"] == "cater":
         from .cater.job import generate_split as generate_cater_split
@@ -129,8 +130,11 @@ def build_split(preset: dict, split: str, num_videos: int, out_dir: Path, execut
               help="Override a preset option (e.g. resolution=32); recorded, so the build is marked as not the published one.")
 @click.option("--digits", type=click.Choice(["mnist", "sklearn"]), default=None,
               help="MNIST presets: glyph source (default: the preset's, MNIST); sklearn is the offline stand-in.")
+@click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
+              help="MNIST presets: folder with the four MNIST IDX files (default: the cache filled by "
+                   "'ti2v-datagen fetch mnist'). Where MNIST is read from does not change the data.")
 @execution_options
-def regenerate(preset, out, scale, splits, overrides, digits, execution):
+def regenerate(preset, out, scale, splits, overrides, digits, mnist_dir, execution):
     """Rebuild every split of a preset (mnist-single, mnist-double, mnist-modified, cater-gen-v1, cater-gen-v2).
 
     Prove two builds equal with: ti2v-datagen verify OUT --against OTHER/<split>/manifest.json
@@ -143,7 +147,10 @@ def regenerate(preset, out, scale, splits, overrides, digits, execution):
         from .mnist.digits import check_digit_source
 
         for split in sizes:
-            check_digit_source(digits or spec["options"]["digits"], split)
+            check_digit_source(digits or spec["options"]["digits"], split, Path(mnist_dir) if mnist_dir else None)
+    elif mnist_dir is not None:
+        raise click.BadParameter(f"{mnist_dir} is not allowed for {preset}; only MNIST presets read MNIST files",
+                                 param_hint="--mnist-dir")
     limits.check_room(out, spec["generator"], spec["options"], sizes, spec["shard_size"], execution)
     out_dir = ensure_writable_dir(out)  # only now: a refused command leaves nothing behind
     record = {
@@ -160,7 +167,7 @@ def regenerate(preset, out, scale, splits, overrides, digits, execution):
     tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, out_dir / REGENERATE_FILE)
     for split, n in sizes.items():
-        split_dir, manifest = build_split(spec, split, n, out_dir, execution, digits)
+        split_dir, manifest = build_split(spec, split, n, out_dir, execution, digits, mnist_dir)
         if manifest is None:
             click.echo(f"{split}: this share is done; the run that completes the split writes its manifest")
         else:

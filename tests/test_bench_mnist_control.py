@@ -78,3 +78,32 @@ def test_speed_plot(tmp_path, clips):
     recs = [M.score_clip(c.video, c.annotations, c.frame_indices, c.dataset) for c in clips[:5]]
     M.speed_plot(recs, [c.eta for c in clips[:5]], tmp_path / "s.png")
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_speed_plot_at_a_fixed_eta_draws_each_clip_against_its_truth(tmp_path, clips, monkeypatch):
+    """evaluate --speed 0.5: one column of dots at eta = 0.5 says nothing; each clip's generated end frame is drawn
+    against its true one (what matplotlib is given is checked, not pixels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.axes import Axes
+
+    drawn = []
+    real = Axes.scatter
+    monkeypatch.setattr(Axes, "scatter", lambda ax, x, y, *a, **k: drawn.append((list(x), list(y))) or real(ax, x, y, *a, **k))
+    recs = [M.score_clip(np.repeat(c.video[:1], len(c.video), 0), c.annotations, c.frame_indices, c.dataset)
+            for c in clips[:8]]  # a static model: generated end frame 0, true ends per clip
+    truth = [d["end_frame_truth"] for r in recs for d in r["digits"] if d["moving"]]
+    generated = [d["end_frame_generated"] for r in recs for d in r["digits"] if d["moving"]]
+    assert len(truth) == 16 and len(set(truth)) > 1
+    data = M.speed_plot(recs, [0.5] * len(recs), tmp_path / "fixed.png", title="static")
+    assert data["mode"] == "fixed_speed" and data["eta"] == 0.5
+    assert drawn == [(truth, generated)], "one point per clip and moving digit: (true end, generated end)"
+    assert len(set(drawn[0][0])) > 1, "not a single column"
+    assert (tmp_path / "fixed.png").stat().st_size > 1000
+    drawn.clear()
+    etas = [c.eta for c in clips[:8]]
+    assert len(set(etas)) > 1
+    data = M.speed_plot(recs, etas, tmp_path / "sweep.png")
+    per_point = [e for r, e in zip(recs, etas) for d in r["digits"] if d["moving"]]
+    assert data["mode"] == "speed_sweep" and drawn == [(per_point, truth), (per_point, generated)]

@@ -53,7 +53,8 @@ def test_digits_inside_canvas_distinct_labels_and_static_distractor(variant, dig
     for plan in plans(variant, "test", digits, 300, seed=3):
         present = plan.labels[plan.labels >= 0]
         assert len(set(present.tolist())) == len(present), "no two digits share a label"
-        assert plan.tracks.min() >= 0 and plan.tracks.max() <= SPAN
+        on = plan.labels >= 0
+        assert plan.tracks[on].min() >= 0 and plan.tracks[on].max() <= SPAN
         if variant == "modified":
             assert plan.labels[2] >= 0 and not plan.moving[2]
             assert (plan.tracks[2] == plan.tracks[2, 0]).all(), "distractor is static"
@@ -61,6 +62,22 @@ def test_digits_inside_canvas_distinct_labels_and_static_distractor(variant, dig
                 assert iou(plan.tracks[2, 0], plan.tracks[s, 0]) <= 0.7
         else:
             assert plan.labels[2] == -1
+
+
+@pytest.mark.parametrize("variant, prob, empty", [("single", 1.0, [1, 2]), ("double", 1.0, [2]),
+                                                  ("modified", 0.0, [2])])
+def test_empty_slots_hold_minus_one(variant, prob, empty, digits):
+    """docs/FORMAT.md: an unused slot holds label, track and stop frame -1 (not a track at (0, 0), not stop F)."""
+    for plan in plans(variant, "train", digits, 20, distractor_prob=prob, seed=4):
+        ann = plan.annotations()
+        assert (ann["labels"][empty] == -1).all()
+        assert (ann["tracks"][empty] == -1).all() and (ann["stop_frame"][empty] == -1).all()
+        assert not ann["moving"][empty].any() and not ann["bounce"][empty].any()
+        assert [ann["phrases"][s] for s in empty] == [""] * len(empty)
+        assert (plan_glyphs(plan, digits["train"].images)[empty] == 0).all()
+        used = [s for s in range(3) if s not in empty]
+        assert (ann["labels"][used] >= 0).all() and (ann["tracks"][used] >= 0).all()
+        assert (ann["stop_frame"][used] >= 0).all()
 
 
 def test_distractor_probability(digits):

@@ -84,6 +84,34 @@ def test_shard_schema_and_attributes(tmp_path):
             assert f[f"annotations/{key}"].shape[0] == 40
 
 
+def test_single_shards_mark_empty_slots_as_docs_say_and_pixels_follow_the_used_slots(tmp_path):
+    """docs/FORMAT.md: unused slots hold -1 (labels, tracks, stop_frame); pixels are the used slots' glyphs only,
+    and the readers (motion field, controllability) take the -1 slots as absent."""
+    from ti2v.benchmark import mnist_control
+    from ti2v.datagen.dataset import ShardDataset
+
+    make(tmp_path, variant="single", n=12, shard_size=12)
+    with open_shard(tmp_path / "train" / "shard-00000.h5") as f:
+        labels, tracks = f["annotations/labels"][:], f["annotations/tracks"][:]
+        stop, glyphs, videos = f["annotations/stop_frame"][:], f["annotations/digit_images"][:], f["videos"][:]
+        assert (labels[:, 1:] == -1).all() and (labels[:, 0] >= 0).all()
+        assert (tracks[:, 1:] == -1).all() and (stop[:, 1:] == -1).all() and (glyphs[:, 1:] == 0).all()
+        assert (tracks[:, 0] >= 0).all() and (stop[:, 0] == 20).all()  # single digits bounce to the end
+    for i in range(len(videos)):
+        for t in range(20):
+            x, y = tracks[i, 0, t]
+            expected = np.zeros((64, 64), np.uint8)
+            expected[y:y + 28, x:x + 28] = glyphs[i, 0]
+            assert np.array_equal(videos[i, t, ..., 0], expected)
+    ds = ShardDataset(tmp_path, "train", eta=1.0, motion=True)
+    item = ds[3]
+    assert item["motion"]["present"].tolist() == [True, False, False]
+    assert item["motion"]["moving"].tolist() == [True, False, False]
+    rec = mnist_control.score_clip(ds.raw_video(3)[item["frame_indices"].numpy()], item["annotations"],
+                                   item["frame_indices"].numpy(), "mnist-single")
+    assert [d["slot"] for d in rec["digits"]] == [0] and rec["motion_correct"]
+
+
 def test_verify_catches_flipped_byte_and_truncation(tmp_path):
     make(tmp_path)
     assert datagen("verify", tmp_path).returncode == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import struct
 
+import numpy as np
 import pytest
 from cli_utils import datagen, error_line
 
@@ -77,3 +80,36 @@ def test_verify_against_a_different_build_fails(tmp_path):
 def test_regenerate_bad_input(tmp_path, args, names):
     proc = datagen("regenerate", *args, "--out", tmp_path)
     assert proc.returncode == 2 and names in error_line(proc)
+
+
+def _write_idx(path, array):
+    header = struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    path.write_bytes(gzip.compress(header + np.ascontiguousarray(array, np.uint8).tobytes()))
+
+
+def test_mnist_dir_feeds_regenerate(tmp_path):
+    """--mnist-dir DIR (as `ti2v-datagen mnist` takes it): the glyphs come from DIR's IDX files, not the cache."""
+    root = tmp_path / "idx"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    images = {}
+    for prefix, n in (("train", 20), ("t10k", 10)):
+        images[prefix] = rng.integers(1, 256, (n, 28, 28), dtype=np.uint8)
+        _write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images[prefix])
+        _write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    empty_cache = {"TI2V_CACHE": str(tmp_path / "no-cache")}
+    proc = datagen("regenerate", "mnist-single", "--out", tmp_path / "missing", "--scale", "0.0005",
+                   env=empty_cache)
+    assert proc.returncode == 2 and "--mnist-dir" in error_line(proc)
+    datagen("regenerate", "mnist-single", "--out", tmp_path / "o", "--scale", "0.0005", "--mnist-dir", root,
+            check=True, env=empty_cache)
+    from ti2v.datagen.dataset import ShardDataset
+
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        ds = ShardDataset(tmp_path / "o", split, eta=0.0)
+        assert ds.attrs["digit_source"] == "mnist" and len(ds) >= 1
+        glyph = ds.annotations(0)["digit_images"][0]
+        assert any(np.array_equal(glyph, img) for img in images[prefix]), "glyph read from --mnist-dir"
+    assert json.loads((tmp_path / "o" / "regenerate.json").read_text())["published"] is False  # scaled down
+    proc = datagen("regenerate", "cater-gen-v1", "--out", tmp_path / "c", "--scale", "0.001", "--mnist-dir", root)
+    assert proc.returncode == 2 and "--mnist-dir" in error_line(proc)

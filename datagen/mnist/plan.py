@@ -34,6 +34,7 @@ CANVAS = 64
 GLYPH = 28
 SPAN = CANVAS - GLYPH  # 36
 SLOTS = 3  # moving digits in caption order, then the distractor
+EMPTY = -1  # labels, tracks and stop_frame of an unused slot (docs/FORMAT.md); nothing is drawn there
 VARIANTS = ("single", "double", "modified")
 DATASET_NAMES = {"single": "mnist-single", "double": "mnist-double", "modified": "mnist-modified"}
 BOUNCE_STEP = 0.2 * SPAN
@@ -57,11 +58,11 @@ class MnistPlan:
     variant: str
     labels: np.ndarray  # int8 [SLOTS], -1 for an empty slot
     glyph_index: np.ndarray  # int64 [SLOTS], index into the split's DigitSet, -1 for empty
-    moving: np.ndarray  # bool [SLOTS]
-    tracks: np.ndarray  # int16 [SLOTS, F, 2] top-left (x, y), 0 for empty slots
+    moving: np.ndarray  # bool [SLOTS], False for empty slots
+    tracks: np.ndarray  # int16 [SLOTS, F, 2] top-left (x, y), -1 for empty slots (EMPTY)
     phrases: list[str]  # [SLOTS], "" for static / empty slots
-    bounce: np.ndarray  # bool [SLOTS]
-    stop_frame: np.ndarray  # int16 [SLOTS]: first raw frame from which the digit no longer moves (F if never)
+    bounce: np.ndarray  # bool [SLOTS], False for empty slots
+    stop_frame: np.ndarray  # int16 [SLOTS]: first raw frame from which the digit no longer moves (F if never; -1 empty)
     caption: str
 
     def annotations(self) -> dict:
@@ -231,6 +232,10 @@ def plan_video(
         out_labels[2] = label
         glyphs[2] = pools[label][int(u[22] * len(pools[label]))]
         stop_frame[2] = 0
+
+    empty = out_labels < 0  # single: slots 1-2; double: slot 2; modified without its distractor: slot 2
+    tracks[empty] = EMPTY
+    stop_frame[empty] = EMPTY
 
     templates = load_template("captions/mnist.yaml")
     if variant == "single":
