@@ -152,6 +152,10 @@ def regenerate(preset, out, scale, splits, overrides, digits, mnist_dir, executi
         raise click.BadParameter(f"{mnist_dir} is not allowed for {preset}; only MNIST presets read MNIST files",
                                  param_hint="--mnist-dir")
     limits.check_room(out, spec["generator"], spec["options"], sizes, spec["shard_size"], execution)
+    if spec["generator"] == "cater":
+        from .cater.job import check_device
+
+        check_device(str(spec["options"].get("device", "cpu")))
     out_dir = ensure_writable_dir(out)  # only now: a refused command leaves nothing behind
     record = {
         "preset": preset,

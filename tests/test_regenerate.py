@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import struct
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,8 +27,8 @@ def test_presets_carry_the_paper_split_sizes():
     assert sizes["cater-gen-v1"] == {"train": 3500, "test": 1500}
 
 
-def _regen(out, preset, *extra):
-    return datagen("regenerate", preset, "--out", out, *extra, check=True, timeout=900)
+def _regen(out, preset, *extra, env=None):
+    return datagen("regenerate", preset, "--out", out, *extra, check=True, timeout=900, env=env)
 
 
 @pytest.mark.parametrize("preset, extra", [
@@ -34,7 +37,13 @@ def _regen(out, preset, *extra):
 ])
 def test_local_and_ray_builds_verify_equal_and_a_changed_byte_is_named(tmp_path, preset, extra):
     _regen(tmp_path / "local", preset, *extra)
-    _regen(tmp_path / "ray", preset, *extra, "--executor", "ray", "--workers", "2")
+    systemp = Path(tempfile.mkdtemp(prefix="t", dir="/tmp"))  # short: Ray's socket paths live under it
+    try:
+        _regen(tmp_path / "ray", preset, *extra, "--executor", "ray", "--workers", "2", env={"TMPDIR": str(systemp)})
+        # the workers' temporary files (the renderer's frames, Blender's session folder) are gone; Ray's logs stay
+        assert [p.name for p in systemp.iterdir()] in ([], ["ray"])
+    finally:
+        shutil.rmtree(systemp, ignore_errors=True)
     for split in json.loads((tmp_path / "local" / "regenerate.json").read_text())["split_sizes"]:
         ref = tmp_path / "local" / split / "manifest.json"
         proc = datagen("verify", tmp_path / "ray" / split, "--against", ref)
