@@ -16,7 +16,7 @@ from .digits import DigitSet, check_digit_source, load_digits
 from .draw import draw_videos, plan_glyphs
 from .plan import DATASET_NAMES, plan_video
 
-GENERATOR_VERSION = "ti2v-mnist-1"
+GENERATOR_VERSION = "ti2v-mnist-2"  # 2: empty digit slots hold track -1 and stop_frame -1 (pixels as in 1)
 DRAW_BATCH = 32  # videos planned and drawn together (fastest measured); plans still come one by one from the stream
 
 
