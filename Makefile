@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := demo-out
 
-.PHONY: demo test venv clean docker-check interop-test
+.PHONY: demo test venv clean docker-check docker-test interop-test
 
 venv: $(STAMP)
 
@@ -26,6 +26,12 @@ test: $(STAMP)
 # Lint the Dockerfiles and run the image entry point on a clean, non-editable install (no Docker engine needed).
 docker-check: $(STAMP)
 	bash docker/smoke.sh
+
+# Build the CPU image (and the GPU one without its CUDA layer) for real on a local Debian base, run regenerate in it
+# with a read-only root and check the output against a host build (docker/test.sh; root; installs and starts the
+# Docker engine when missing and stops what it started).
+docker-test: $(STAMP)
+	bash docker/test.sh
 
 # Shards read by other HDF5 versions (docs/FORMAT.md): Debian's h5dump (HDF5 1.10, installed with apt-get when
 # missing) and h5py 3.11 (HDF5 1.14) in a venv of its own; CI runs this, where a missing reader fails, not skips.

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# CI's Docker check without a Docker engine: lint both Dockerfiles, then install the package non-editable into a
-# clean venv (as the image does) and run the image's entry point itself at a tiny scale.
+# CI's Docker check without a Docker engine (make docker-test builds the images for real): lint both Dockerfiles,
+# check that they share their stages, then install the package non-editable into a clean venv (as the image does)
+# and run the image's entry point itself at a tiny scale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HADOLINT="${HADOLINT:-.venv/bin/hadolint}"
 "$HADOLINT" docker/Dockerfile docker/Dockerfile.gpu
 echo "hadolint: both Dockerfiles clean"
+# Dockerfile.gpu repeats Dockerfile's stages word for word (so a GPU build reuses the CPU build's layers).
+python3.11 - <<'PY'
+def stages(path):
+    text = open(path).read()
+    body = text[text.index("FROM ${BASE} AS python"):]
+    return body[:body.index('CMD ["--help"]')].replace("FROM python AS runtime\n", "FROM python\n")
+assert stages("docker/Dockerfile") == stages("docker/Dockerfile.gpu"), "docker/Dockerfile.gpu's stages drifted from docker/Dockerfile's"
+print("Dockerfile.gpu: the same stages as Dockerfile, plus its CUDA layer")
+PY
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
