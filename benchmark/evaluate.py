@@ -384,7 +384,7 @@ def evaluate(cfg: EvalConfig, progress=None) -> dict:
     report["run"] = {"device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
                      "elapsed_s": round(time.time() - t_start, 3),
                      "verify_s": None if checked is None else round(checked["seconds"], 3),
-                     "seconds": {k: round(v, 3) for k, v in timings.items()}}
+                     "seconds": {k: round(v, 6) for k, v in timings.items()}}
     if cfg.out:
         from .report import write_report
 
