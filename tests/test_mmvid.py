@@ -38,6 +38,9 @@ def overfit():
     ids, valid = _text(CAPTIONS)
     eta = torch.full((4,), 0.5)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    # decayed to zero: at a constant rate the masked-token loss keeps jumping and where step 700 lands (0.71 to
+    # 1.0 of tokens reproduced) depends on the machine's float rounding
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 700)
     gen = torch.Generator().manual_seed(0)
     net.train()
     for _ in range(700):
@@ -45,6 +48,7 @@ def overfit():
         opt.zero_grad()
         res["loss"].backward()
         opt.step()
+        schedule.step()
     return net.eval(), tokens, ids, valid, eta
 
 
