@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: do not spin in OpenMP barriers
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from sampling_speed import CAPTION, first_frame, report, time_generate  # noqa: E402
 
 
 def build(preset: str):
@@ -56,25 +55,15 @@ def main() -> None:
     print(f"MAGE d={cfg.d_model} heads={cfg.heads} ff={cfg.ff_dim} axial_blocks={cfg.axial_blocks} "
           f"tokens={cfg.tokens_h}x{cfg.tokens_w} codebook={cfg.codebook_size} T={cfg.frames} ({params:.1f}M params); "
           f"threads={torch.get_num_threads()} cache={not args.no_cache} int8={args.int8}")
-    vc = model.vqvae.cfg
-    frame = np.random.default_rng(0).integers(0, 256, (vc.resolution, vc.resolution, vc.in_channels), np.uint8)
-    caption = "the digit 7 is moving left then right ."
+    frame, caption = first_frame(model.vqvae.cfg), CAPTION
     if args.no_cache:
         import ti2v.models.api as api
         from ti2v.models import sampling
 
         orig = sampling.sample_tokens
         api.sample_tokens = lambda *a, **k: orig(*a, **{**k, "use_cache": False})
-    times, cpu = [], []
-    for i in range(args.repeats + 1):
-        t0, c0 = time.perf_counter(), time.process_time()
-        video = model.generate(frame, caption, speed=0.5, num_samples=1, seed=i)
-        dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        if i:
-            times.append(dt)
-            cpu.append(dc)
-        print(f"run {i}{' (warm-up)' if i == 0 else ''}: {dt:.3f} s wall, {dc:.3f} s CPU (all threads)  "
-              f"video {video.shape} {video.dtype}")
+    times, cpu = time_generate(lambda seed: model.generate(frame, caption, speed=0.5, num_samples=1, seed=seed),
+                               args.repeats)
     # where the time goes (one run)
     with torch.inference_mode():
         x = torch.from_numpy(frame).permute(2, 0, 1)[None]
@@ -89,14 +78,7 @@ def main() -> None:
         model.vqvae.decode(tok[0, 1:])
         t3 = time.perf_counter()
     print(f"breakdown: encode {t1 - t0:.3f} s, generator {t2 - t1:.3f} s, decode 9 frames {t3 - t2:.3f} s")
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = float("nan")
-    print(f"min {min(times):.3f} s, median {statistics.median(times):.3f} s wall over {len(times)} runs; "
-          f"median CPU time {statistics.median(cpu):.3f} s; load average {load:.2f} on {os.cpu_count()} CPUs "
-          "(other processes on the machine slow the wall time)")
-    print(f"{statistics.median(times):.3f} s/video")
+    report(times, cpu)
 
 
 if __name__ == "__main__":

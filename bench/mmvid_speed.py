@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared CPUs: do not spin in OpenMP barriers
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from sampling_speed import CAPTION, first_frame, report, time_generate  # noqa: E402
 
 MAGE_WIDTH = {"d_model": 512, "heads": 16, "ff_dim": 2048, "axial_blocks": 6}
 
@@ -62,27 +60,10 @@ def main() -> None:
     print(f"MMVID-style ({args.size}) d={cfg.d_model} heads={cfg.heads} ff={cfg.ff_dim} axial_blocks={cfg.axial_blocks} "
           f"joint_every={cfg.joint_every} tokens={cfg.tokens_h}x{cfg.tokens_w} T={cfg.frames} ({params:.1f}M params); "
           f"steps={steps} candidates={k} threads={torch.get_num_threads()}")
-    vc = model.vqvae.cfg
-    frame = np.random.default_rng(0).integers(0, 256, (vc.resolution, vc.resolution, vc.in_channels), np.uint8)
-    caption = "the digit 7 is moving left then right ."
-    times, cpu = [], []
-    for i in range(args.repeats + 1):
-        t0, c0 = time.perf_counter(), time.process_time()
-        video = model.generate(frame, caption, speed=0.5, num_samples=1, seed=i, steps=steps, candidates=k)
-        dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        if i:
-            times.append(dt)
-            cpu.append(dc)
-        print(f"run {i}{' (warm-up)' if i == 0 else ''}: {dt:.3f} s wall, {dc:.3f} s CPU (all threads)  "
-              f"video {video.shape} {video.dtype}")
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = float("nan")
-    print(f"min {min(times):.3f} s, median {statistics.median(times):.3f} s wall over {len(times)} runs; "
-          f"median CPU time {statistics.median(cpu):.3f} s; load average {load:.2f} on {os.cpu_count()} CPUs "
-          "(other processes on the machine slow the wall time)")
-    print(f"{statistics.median(times):.3f} s/video")
+    frame, caption = first_frame(model.vqvae.cfg), CAPTION
+    times, cpu = time_generate(lambda seed: model.generate(frame, caption, speed=0.5, num_samples=1, seed=seed,
+                                                           steps=steps, candidates=k), args.repeats)
+    report(times, cpu)
 
 
 if __name__ == "__main__":
