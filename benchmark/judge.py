@@ -12,8 +12,11 @@ Two readers share one interface (``track``, ``accuracy``, ``describe``; :meth:`J
   ``template`` (docs/JUDGE.md).
 
 Tracking, per clip (:meth:`Judge.track`): the net scores every place for every first-frame object in every
-frame (its projected centre), and says whether it is in sight, lifted, turned; the place per frame is the best
-path through the clip's most likely places (:func:`best_path`: moving far between frames costs); where an object
+frame (its projected centre), and says whether it is in sight, lifted, turned; each candidate place's score gets
+the colour evidence of :mod:`.judge_colour` (does it show the object's first-look colour, once the frame's global
+colour change is undone); the place per frame is the best path through the clip's most likely places
+(:func:`best_path`: moving far between frames costs), found for all objects together so that two objects in
+sight never hold one place, unless one is a cone that can cover the other (:func:`joint_paths`); where an object
 is out of sight it is held where it was last seen (a hidden object is not seen to move), and a shift below
 STILL_NOISE_PX counts as none; its table point is its annotated first-frame base position plus the
 back-projected displacement of the located centre since frame 1 (:mod:`.table_geometry`), so a constant bias
@@ -30,6 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ti2v.datagen.cater.scene import SIZES
+
+from .judge_colour import candidate_llr
 from .judge_net import WORK, JudgeConfig, JudgeNet, candidates, crop, resize_to_work
 from .judge_train import crop_sides, first_look_ok, object_inputs, shown_share
 from .table_geometry import backproject, camera, cell_of, centre_height
@@ -43,14 +49,19 @@ SEEN_P = 0.5  # in sight when the visibility probability is above this
 TURNED_P = 0.5
 LIFTED_P = 0.5
 STILL_NOISE_PX = 0.75  # working-resolution pixels: ~3x the net's mean centre error on still objects
-CANDIDATES = 5  # places per frame the path through the clip chooses among
+CANDIDATES = 10  # places per frame the path through the clip chooses among
 JUMP_COST = 0.05  # nats per working-resolution pixel between consecutive frames' places
+EXCLUSION = 0.5  # two objects' centres closer than this x the smaller one's first-frame box side: one place
+EXCLUSION_ROUNDS = 4  # at most this many clashes resolved per object-frame
+COLOUR_WEIGHT = 1.0  # the colour log-likelihood ratio (:mod:`.judge_colour`) is added to the net's log-probabilities
+BANNED = 20.0  # nats: what a place another object holds costs (a path can still go there if nothing else fits)
 
 
-def best_path(points: np.ndarray, logp: np.ndarray, start: np.ndarray) -> np.ndarray:
+def best_path(points: np.ndarray, logp: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, float]:
     """One place per frame (Viterbi): points [T, K, 2] with log-probabilities [T, K]; the path starts from the
     object's annotated first-frame centre and pays JUMP_COST per pixel it moves between frames, so a look-alike
-    far away must look much more like the object than the place near where it just was."""
+    far away must look much more like the object than the place near where it just was. Returns the chosen
+    candidate per frame [T] and the path's cost (nats)."""
     T, K = logp.shape
     cost = -logp[0] + JUMP_COST * np.linalg.norm(points[0] - start, axis=-1)
     back = np.zeros((T, K), int)
@@ -60,11 +71,51 @@ def best_path(points: np.ndarray, logp: np.ndarray, start: np.ndarray) -> np.nda
         back[t] = total.argmin(1)
         cost = total.min(1) - logp[t]
     k = int(cost.argmin())
+    best = float(cost[k])
     path = [k]
     for t in range(T - 1, 0, -1):
         k = int(back[t, k])
         path.append(k)
-    return points[np.arange(T), path[::-1]]
+    return np.array(path[::-1]), best
+
+
+def joint_paths(cand: np.ndarray, logp: np.ndarray, starts: np.ndarray, seen: np.ndarray,
+                sides: np.ndarray, may_share: np.ndarray | None = None) -> np.ndarray:
+    """Every object's path (:func:`best_path`) with one object per place: candidates [T, m, K, 2] and their
+    log-probabilities [T, m, K] per object, first-frame centres [m, 2], in-sight calls [T, m] (bool) and
+    first-frame box sides [m] -> places [T, m, 2]. ``may_share`` [m, m] (bool): pairs that can be in one place
+    (a cone and an object it can cover).
+
+    The net scores each object alone, so a small object put down somewhere new is often "found" on another
+    object that never left its place. Two in-sight objects whose paths come closer than EXCLUSION x the smaller
+    box side in a frame cannot both be there: of the two, the one whose path costs the less to move elsewhere in
+    that frame (its candidates near the other's place cost BANNED nats more) gives way, and its path is found
+    again; repeated until no two in-sight paths share a place."""
+    T, m, K, _ = cand.shape
+    if not m:
+        return np.zeros((T, 0, 2))
+    score = logp.copy()
+    found = [best_path(cand[:, j], score[:, j], starts[j]) for j in range(m)]
+    paths, totals = [f[0] for f in found], [f[1] for f in found]
+    radius = EXCLUSION * np.minimum(sides[:, None], sides[None, :])
+    others = ~np.eye(m, dtype=bool)[None]
+    if may_share is not None:
+        others &= ~(may_share | may_share.T)[None]
+    for _ in range(EXCLUSION_ROUNDS * T * m):
+        pts = np.stack([cand[np.arange(T), j, paths[j]] for j in range(m)], 1)  # [T, m, 2]
+        d = np.linalg.norm(pts[:, :, None] - pts[:, None], axis=-1)  # [T, m, m]
+        hits = np.argwhere((d < radius[None]) & seen[:, :, None] & seen[:, None, :] & others)
+        if not len(hits):
+            break
+        t, a, b = hits[0]
+        trial = {}
+        for mover, stayer in ((a, b), (b, a)):
+            c = score[:, mover].copy()
+            c[t] -= BANNED * (np.linalg.norm(cand[t, mover] - pts[t, stayer], axis=-1) < radius[a, b])
+            trial[mover] = (c, *best_path(cand[:, mover], c, starts[mover]))
+        mover = min(trial, key=lambda j: trial[j][2] - totals[j])
+        score[:, mover], paths[mover], totals[mover] = trial[mover]
+    return np.stack([cand[np.arange(T), j, paths[j]] for j in range(m)], 1)
 
 
 class JudgeError(ValueError):
@@ -169,7 +220,9 @@ class Judge:
             first = video[0] if first_frame is None else first_frame
             f0 = resize_to_work(torch.from_numpy(np.ascontiguousarray(first)).permute(2, 0, 1)[None].float())
             c0 = np.asarray(ann["centers_2d"])[0, live] * s
-            sides = crop_sides(np.asarray(ann["boxes_2d"], np.float64)[0, live] * s)
+            boxes0 = np.asarray(ann["boxes_2d"], np.float64)[0, live] * s
+            sides = crop_sides(boxes0)
+            box = np.maximum(boxes0[:, 2] - boxes0[:, 0], boxes0[:, 3] - boxes0[:, 1])
             crops0, log_side, prior, _ = object_inputs(f0, [m0], [(0, int(k)) for k in live], c0, sides)
             crops0, log_side, prior, frames = crops0.to(dev), log_side.to(dev), prior.to(dev), frames.to(dev)
             film = self.net.embed(crops0, log_side)
@@ -183,11 +236,17 @@ class Judge:
             cand, logp = candidates(logits, offs, CANDIDATES)
             cand = cand.view(T, m, CANDIDATES, 2).cpu().numpy().astype(np.float64)
             logp = logp.view(T, m, CANDIDATES).cpu().numpy().astype(np.float64)
-            pts = np.stack([best_path(cand[:, j], logp[:, j], c0[j]) for j in range(m)], 1)  # [T, m, 2]
+            if COLOUR_WEIGHT:
+                logp = logp + COLOUR_WEIGHT * candidate_llr(torch.cat([f0.to(dev), frames[1:]]), m0,
+                                                            [int(k) for k in live], cand, box)
+            p_seen = torch.sigmoid(state[:, 0]).view(T, m).cpu().numpy()
+            shape = [str(ann["shape"][k]) for k in live]
+            size = [SIZES.get(str(ann["size"][k]), 0.0) for k in live]
+            covers = np.array([[shape[a] == "cone" and size[b] < size[a] for b in range(m)] for a in range(m)])
+            pts = joint_paths(cand, logp, c0, p_seen > SEEN_P, box, covers)  # [T, m, 2]
             sd = torch.from_numpy(sides).to(dev)[oi]
             at = torch.from_numpy(pts.reshape(T * m, 2)).float().to(dev)
             tl = self.net.turned(crop(frames, ti, at, sd), crops0[oi])
-            p_seen = torch.sigmoid(state[:, 0]).view(T, m).cpu().numpy()
             p_lift = torch.sigmoid(state[:, 1]).view(T, m).cpu().numpy()
             p_turn = torch.sigmoid(tl).view(T, m).cpu().numpy()
             for j, k in enumerate(live):
