@@ -95,9 +95,9 @@ def main():
 @click.option("--vqvae", type=click.Path(), default=None, help="VQ-VAE checkpoint for the oracle baseline")
 @click.option("--random-weights", is_flag=True, help="random-init feature networks (timing and pipeline tests only)")
 @click.option("--judge", type=click.Path(dir_okay=False), default=None,
-              help="what locates CATER-GEN objects: 'template' (default, template matching), 'shipped' (the learned "
-                   "judge in the package, sha256 pinned) or a judge file from `ti2v-bench judge train`; reports "
-                   "name it and its sha256")
+              help="what locates CATER-GEN objects: 'shipped' (default: the learned judge in the package, sha256 "
+                   "pinned), a judge file from `ti2v-bench judge train`, or 'template' (template matching, no "
+                   "weights; slow and broken by JPEG or a colour gain); reports name it and its sha256")
 @click.option("--trajectory-control", is_flag=True,
               help="also give models that take trajectories one object's true centre track per clip (a second "
                    "sample, same seed) and report how far the generated object strays from it (pixels)")
@@ -260,7 +260,7 @@ def weights_verify(names, as_json):
 
 @main.group()
 def judge():
-    """CATER-GEN judges: what locates objects for the controllability scores (default: template matching)."""
+    """CATER-GEN judges: what locates objects for the controllability scores (default: the shipped learned judge)."""
 
 
 @judge.command("train")

@@ -2,14 +2,14 @@
 
 Two readers share one interface (``track``, ``accuracy``, ``describe``; :meth:`Judge.load` picks one):
 
-* ``template`` (the default, :class:`.locator.TemplateJudge`): template matching with hand-set rules; measured
-  on fresh renders in docs/JUDGE.md;
-* a learned judge file: a :class:`.judge_net.JudgeNet` trained by ``ti2v-bench judge train --preset
-  judge-cater`` (:mod:`.judge_train`), one safetensors file whose metadata holds its settings, the render seeds
-  of its training data and its training run. Every report names the file and its sha256. A file the package
-  ships (``SHIPPED``, ``judges/cater-judge.safetensors``) is checked against ``SHIPPED_SHA256`` before it
-  produces a number. It is not the default: on crowded CATER-GEN-v2 ground truth it is still less accurate than
-  ``template`` (docs/JUDGE.md).
+* a learned judge file (the default is the one the package ships, ``SHIPPED``,
+  ``judges/cater-judge.safetensors``, checked against ``SHIPPED_SHA256`` before it produces a number): a
+  :class:`.judge_net.JudgeNet` trained by ``ti2v-bench judge train --preset judge-cater`` (:mod:`.judge_train`),
+  one safetensors file whose metadata holds its settings, the render seeds of its training data and its training
+  run. Every report names the file and its sha256;
+* ``template`` (:class:`.locator.TemplateJudge`): template matching with hand-set rules and no weights; on clean
+  ground truth it is the more accurate of the two, but JPEG, down-and-up sampling and colour gains (what
+  generators do to pixels) break it, and it reads about 0.1 clips/s (docs/JUDGE.md has both measured).
 
 Tracking, per clip (:meth:`Judge.track`): the net scores every place for every first-frame object in every
 frame (its projected centre), and says whether it is in sight, lifted, turned; each candidate place's score gets
@@ -43,7 +43,7 @@ from .weights import sha256_file as sha256_of
 
 SHIPPED = Path(__file__).parent / "judges" / "cater-judge.safetensors"
 SHIPPED_SHA256: str | None = "0ef7a86d0f111036241556833d18b603565bf0cdcebf4e3576e542b57413030a"
-DEFAULT = "template"
+DEFAULT = "shipped"
 FORMAT = "ti2v-cater-judge/1"
 SEEN_P = 0.5  # in sight when the visibility probability is above this
 TURNED_P = 0.5

@@ -179,9 +179,11 @@ def test_cater_control_end_to_end(tmp_path, tiny_cater):
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     c = rep["control"]
-    assert c["kind"] == "cater" and c["action_precision"] >= 0.75 and c["actions"] >= 4
+    # the default judge on 64 px renders with 3-5 px small objects (0.67 here; docs/JUDGE.md has its accuracy)
+    assert c["kind"] == "cater" and c["action_precision"] >= 0.5 and c["actions"] >= 4
     assert c["judge_cell_accuracy"] == c["judge"]["cell_accuracy"] and c["judge"]["objects_frames"] > 0
-    assert c["judge"]["file"].startswith("template")
+    assert c["judge"]["file"] == "cater-judge.safetensors" and c["judge"]["pinned"]  # the shipped judge by default
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "action precision" in md and "judge cell accuracy" in md and "template matching" in md
+    assert "action precision" in md and "judge cell accuracy" in md
+    assert f"cater-judge.safetensors (sha256 {c['judge']['sha256'][:16]}..., pinned)" in md
     assert (tmp_path / "rep" / "speed.png").exists()

@@ -17,8 +17,9 @@ pytest.importorskip("bpy")
 
 @pytest.fixture(scope="module")
 def scored(tiny_cater):
+    """The template locator on the tiny renders (the shipped learned judge, the default, has a test below)."""
     r = ClipReader(tiny_cater, "test", speed=0.5)
-    sc = CaterScorer.for_reader(r, EvalConfig(model="oracle", data=str(tiny_cater)))
+    sc = CaterScorer.for_reader(r, EvalConfig(model="oracle", data=str(tiny_cater), judge="template"))
     return list(r), sc
 
 
