@@ -1,7 +1,7 @@
 """Exact controllability for CATER-GEN (action precision, referring-expression precision in the sense of MAGE+),
 from the shards' own scene state, with objects located in generated frames by a judge (:mod:`.judge`: the
-shipped learned judge by default, another judge file, or the template locator; its name, sha256 and measured accuracy are reported next
-to every score).
+shipped learned judge by default, another judge file, or the template locator; its name, sha256 and measured
+accuracy are reported next to every score).
 
 Per clip and caption sentence (action a; explicit or ambiguous match sets stored by the generator):
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring

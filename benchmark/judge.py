@@ -37,7 +37,7 @@ from ti2v.datagen.cater.scene import SIZES
 
 from .judge_colour import candidate_llr
 from .judge_net import WORK, JudgeConfig, JudgeNet, candidates, crop, resize_to_work
-from .judge_train import crop_sides, first_look_ok, object_inputs, shown_share
+from .judge_train import box_sides, crop_sides, first_look_ok, object_inputs, shown_share
 from .table_geometry import backproject, camera, cell_of, centre_height
 from .weights import sha256_file as sha256_of
 
@@ -222,7 +222,7 @@ class Judge:
             c0 = np.asarray(ann["centers_2d"])[0, live] * s
             boxes0 = np.asarray(ann["boxes_2d"], np.float64)[0, live] * s
             sides = crop_sides(boxes0)
-            box = np.maximum(boxes0[:, 2] - boxes0[:, 0], boxes0[:, 3] - boxes0[:, 1])
+            box = box_sides(boxes0)
             crops0, log_side, prior, _ = object_inputs(f0, [m0], [(0, int(k)) for k in live], c0, sides)
             crops0, log_side, prior, frames = crops0.to(dev), log_side.to(dev), prior.to(dev), frames.to(dev)
             film = self.net.embed(crops0, log_side)

@@ -87,9 +87,14 @@ class LabelledClip:
     ok: np.ndarray  # bool [n] first look big enough
 
 
+def box_sides(boxes: np.ndarray) -> np.ndarray:
+    """The longer side of each box [n, 4] (x0, y0, x1, y1) -> [n]."""
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+
+
 def crop_sides(boxes0: np.ndarray) -> np.ndarray:
     """First-frame crop side per object from its unoccluded box [n, 4] (same pixels as the box)."""
-    return (CROP_PAD * np.maximum(boxes0[:, 2] - boxes0[:, 0], boxes0[:, 3] - boxes0[:, 1]) + 4).astype(np.float32)
+    return (CROP_PAD * box_sides(boxes0) + 4).astype(np.float32)
 
 
 def label_clip(video: np.ndarray, ann: dict) -> LabelledClip:
