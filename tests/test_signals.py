@@ -134,3 +134,33 @@ def test_ctrl_c_stops_a_one_worker_cater_render(tmp_path):
     assert [ln for ln in stderr.splitlines() if ln.strip() and "video" not in ln] == ["Aborted."], stderr[-2000:]
     assert _gone_within(kids, 5)
     assert not (split / "manifest.json").exists()
+
+
+ORPHAN = """
+import os, sys
+from ti2v.datagen import runner
+tmp = sys.argv[1]
+frame = os.path.join(tmp, "ti2v-cater-x", "frame.png")
+unlink = os.unlink
+def unlink_while_rendering(*args, **kwargs):  # the renderer writes its next frame right after one is removed
+    unlink(*args, **kwargs)
+    try:
+        with open(frame, "wb") as f:
+            f.write(b"png")
+    except OSError:
+        pass
+os.unlink = unlink_while_rendering
+runner._exit_with_parent(-1, tmp, every=0.01)  # -1 is nobody's parent: as if the parent had just died
+"""
+
+
+def test_orphaned_worker_removes_its_temp_folder_while_the_renderer_writes(tmp_path):
+    """A worker whose parent is gone removes the run's temp folder even though its renderer goes on writing
+    frames into it meanwhile (it happened: a frame written between emptying a folder and removing it)."""
+    tmp = tmp_path / "ti2v-workers-x"
+    (tmp / "ti2v-cater-x").mkdir(parents=True)
+    (tmp / "ti2v-cater-x" / "frame.png").write_bytes(b"png")
+    proc = subprocess.run([sys.executable, "-c", ORPHAN, str(tmp)], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert not list(tmp_path.iterdir()), [str(p) for p in tmp_path.rglob("*")]
