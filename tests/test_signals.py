@@ -19,10 +19,16 @@ ARGS = ["--variant", "double", "--split", "train", "--num-videos", "6000", "--sh
         "--digits", "sklearn", "--seed", "5", "--workers", "2"]
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: SIGINT as a terminal's shell leaves it, even when this suite was started with SIGINT ignored
+    (``nohup make test &`` from a script ignores it, and the child would inherit that and never stop)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "ti2v.datagen.cli", "mnist", *ARGS, "--out", str(out)]
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
 
 
 def _children(pid: int) -> set[int]:
@@ -117,7 +123,7 @@ def test_ctrl_c_stops_a_one_worker_cater_render(tmp_path):
            "400", "--shard-size", "2", "--resolution", "96", "--samples", "16", "--frames", "4", "--no-denoise",
            "--threads", "1", "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
     split = out / "test"
     deadline = time.time() + 180
     while not list(split.glob("shard-*.h5")):  # a shard done: Blender is loaded and rendering
