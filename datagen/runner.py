@@ -169,7 +169,7 @@ def _init_worker(q, parent: int, tmp: str) -> None:
 def _exit_with_parent(parent: int, tmp: str, every: float = 0.25) -> None:
     """The parent that would have removed ``tmp`` is gone: remove it and exit. The folder is renamed first, so
     a frame the renderer is writing at this moment (it runs on in the main thread) cannot land in a folder
-    already emptied: its path no longer resolves, and a file opened before the rename is in the tree removed."""
+    already emptied: its path no longer resolves, and a file opened before the rename goes with the tree."""
     while True:
         time.sleep(every)
         if os.getppid() != parent:
