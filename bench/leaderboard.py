@@ -112,6 +112,8 @@ def budget_text(budget, model: str) -> str:
         parts.append(f"{budget['minutes']:g} min")
     if budget.get("steps") is not None:
         parts.append(f"{budget['steps']:,} steps")
+    if budget.get("note"):
+        parts.append(f"({budget['note']})")
     return ", ".join(parts) or "–"
 
 

@@ -59,7 +59,7 @@ def runs(tmp_path):
         control=mnist_control(0.425, 3.21, 0.9, 1.25),
         trajectory_control={"endpoint_error_px": 2.5, "trajectory_error_px": 3.75}))
     write(root / "mnist-mage" / "leaderboard.json", {
-        "budget": {"device": "cpu (2 cores)", "minutes": 30, "steps": 3000},
+        "budget": {"device": "cpu (2 cores)", "minutes": 30, "steps": 3000, "note": "VQ-VAE 10 min + mage 20 min"},
         "command": "ti2v-train mage --steps 3000 && ti2v-bench evaluate runs/mage.ckpt --data mnist"})
     write(root / "mnist-oracle" / "report.json", report(
         "oracle", "oracle", "mnist-single", metrics={"psnr": 100.0, "ssim": 1.0},
@@ -98,7 +98,7 @@ def test_sections_values_sorting_and_budget(leaderboard, runs, tmp_path):
     assert ("`ti2v-bench evaluate static --data /data/mnist-single/test --split test --captions explicit "
             "--speed random --seed 0`") in static
     assert "| 0.425 | 3.21 | 0.900 | 1.25 | endpoint 2.50 px, trajectory 3.75 px |" in mage
-    assert "| cpu (2 cores), 30 min, 3,000 steps |" in mage
+    assert "| cpu (2 cores), 30 min, 3,000 steps, (VQ-VAE 10 min + mage 20 min) |" in mage
     assert "`ti2v-train mage --steps 3000 && ti2v-bench evaluate runs/mage.ckpt --data mnist`" in mage
     assert "| 100.00 | 1.000 |" in oracle and "| n/a | none (no training) |" in oracle
     assert oracle.endswith("--seed 0 --trajectory-control` |") and "--trajectory-control" not in static
