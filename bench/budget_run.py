@@ -42,11 +42,16 @@ def run(cmd: list) -> float:
     return time.perf_counter() - t0
 
 
+DATA_CMDS: list[str] = []  # the commands that made the data, first in every row's recipe
+
+
 def make_data(dataset: str, out: Path, train: int, test: int) -> Path:
     data = out / "data" / dataset
     for split, n, seed in (("train", train, 0), ("test", test, 1)):
-        run([BIN / "ti2v-datagen", "mnist", "--variant", VARIANTS[dataset], "--split", split, "--num-videos", n,
-             "--out", data, "--digits", "sklearn", "--seed", seed, "--workers", 2])
+        cmd = [BIN / "ti2v-datagen", "mnist", "--variant", VARIANTS[dataset], "--split", split, "--num-videos", n,
+               "--out", data, "--digits", "sklearn", "--seed", seed, "--workers", 2]
+        run(cmd)
+        DATA_CMDS.append(shown(cmd))
     return data
 
 
@@ -54,8 +59,8 @@ def evaluate(model: str, data: Path, out: Path, budget: dict, train_cmds: list[s
     cmd = [BIN / "ti2v-bench", "evaluate", model, "--data", data, "--split", "test", "--speed", "random",
            "--metrics", "psnr,ssim,control", "--device", "cpu", "--seed", 0, "--out", out, *extra]
     run(cmd)
-    shown = " ".join(shlex.quote(str(c)) for c in ["ti2v-bench", *cmd[1:]])
-    (out / "leaderboard.json").write_text(json.dumps({"budget": budget, "command": " && ".join(train_cmds + [shown])},
+    (out / "leaderboard.json").write_text(json.dumps({"budget": budget,
+                                                      "command": " && ".join(DATA_CMDS + train_cmds + [shown(cmd)])},
                                                      indent=1) + "\n")
     return json.loads((out / "report.json").read_text())
 
