@@ -68,9 +68,9 @@ def evaluate(model: str, data: Path, out: Path, budget: dict, train_cmds: list[s
 #: per model: the training-row and evaluation-row figures of its learning curve (metrics.jsonl keys)
 CURVES = {
     "motion-i2v": (("field_loss", "render_l1"), ("gen_psnr", "true_field_psnr", "field_epe_px")),
-    "mage": (("loss", "acc"), ("gen_acc", "gen_psnr")),
+    "mage": (("loss", "acc"), ("ce", "gen_acc", "gen_psnr", "recon_psnr")),
     "mmvid": (("loss", "acc"), ("gen_acc", "gen_psnr", "recon_psnr", "relevance_ranking")),
-    "vqvae": (("loss",), ("psnr",)),
+    "vqvae": (("loss",), ("recon_psnr",)),
 }
 NAMES = {"motion-i2v": "Motion-I2V-style", "mage": "MAGE", "mmvid": "MMVID-style"}
 
@@ -125,6 +125,8 @@ def main() -> None:
     bad = [m for m in models if m not in NAMES]
     if bad or not models:
         ap.error(f"--models {args.models!r}: allowed are {', '.join(NAMES)} (comma-separated)")
+    if not 0 < args.vqvae_share < 1:
+        ap.error(f"--vqvae-share {args.vqvae_share}: must be between 0 and 1 (the generator gets the rest)")
     out = args.out / args.dataset
     if args.data:
         data = args.data
