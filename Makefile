@@ -34,10 +34,12 @@ docker-test: $(STAMP)
 	bash docker/test.sh
 
 # Shards read by other HDF5 versions (docs/FORMAT.md): Debian's h5dump (HDF5 1.10, installed with apt-get when
-# missing) and h5py 3.11 (HDF5 1.14) in a venv of its own; CI runs this, where a missing reader fails, not skips.
+# missing, after `apt-get update` when the machine's package lists are stale) and h5py 3.11 (HDF5 1.14) in a venv
+# of its own; CI runs this, where a missing reader fails, not skips.
 OLD_H5PY := .venv-h5py311
 interop-test: $(STAMP)
-	command -v h5dump >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q hdf5-tools >/dev/null)
+	command -v h5dump >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hdf5-tools >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q hdf5-tools >/dev/null)
 	test -x $(OLD_H5PY)/bin/python || ($(PYTHON) -m venv $(OLD_H5PY) && \
 	  $(OLD_H5PY)/bin/pip install --quiet 'h5py==3.11.0' 'numpy<2')
 	TI2V_REQUIRE_INTEROP=1 TI2V_OLD_H5PY_PYTHON=$(OLD_H5PY)/bin/python \
