@@ -7,7 +7,12 @@ Per clip and caption sentence (action a; explicit or ambiguous match sets stored
 * candidates O = ``match_objects_<mode>[a]`` (explicit: the named object; ambiguous: every object the referring
   expression matches), cells C = ``match_cells_<mode>[a]`` (explicit: the named cell; ambiguous: the quadrant);
 * slide / pick_place correct: some o in O moved (more than MOVE_UNITS table units), ends (last frame, located)
-  in a cell of C, and was seen lifted off the table in some frame for a pick-place, in none for a slide;
+  in a cell of C, and was seen lifted off the table in some frame for a pick-place, in none for a slide. Lifted
+  is read from geometry, not from the judge's own opinion: every CATER move is a straight line over the table,
+  at table height for a slide and 2 units up for a pick-place, so the camera ray through o's located centre
+  passes over o's path (located start to located end) on the table for a slide and about 2 units above it in
+  mid-carry; o counts as lifted when in some frame it passes at least LIFTED_UNITS (half the carry height)
+  above (:func:`.table_geometry.height_over_path`);
 * contain correct: some cone o in O moved and ends over the starting point of an object it can contain: one of
   ``match_targets_<mode>[a]`` that is not o itself and is smaller than o (the stored ambiguous target set of
   "the cone is ... containing the cone" holds the acting cone too), within o's half extent + CONTAIN_SLACK;
@@ -31,12 +36,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ti2v.datagen.cater.actions import LIFT
+from ti2v.datagen.cater.camera import CAMERA_POSITION
 from ti2v.datagen.cater.scene import SIZES
 from ti2v.datagen.speed import motion_end_frame
 
-from .judge import LIFTED_P, TURNED_P, Judge
+from .judge import TURNED_P, Judge, Tracks
 from .judge_train import VIS_SHARE, shown_share, turn_label
-from .table_geometry import cell_of
+from .table_geometry import cell_of, centre_height, height_over_path
 
 REQUIRED_KEYS = ("num_objects", "shape", "size", "positions", "rotations", "visible", "centers_2d", "boxes_2d",
                  "masks", "num_actions", "action_slot", "action_kind", "action_end")
@@ -48,6 +55,7 @@ SEEN_SHARE = VIS_SHARE  # what the judge is trained to call "in sight"
 STOP_PX = 1.5  # at 128 px
 LABELS = (-3, -2, -1, 1, 2, 3)
 HELDOUT_CLIPS = 16
+LIFTED_UNITS = LIFT / 2  # table units above the object's path (a pick-place carries at LIFT)
 
 
 def _mode_keys(mode: str) -> tuple[str, ...]:
@@ -88,6 +96,21 @@ def containable(ann: dict, cone: int, targets: list[int]) -> list[int]:
     return [c for c in targets if c != cone and size(c) < size(cone)]
 
 
+def lift_heights(tr: Tracks, ann: dict) -> np.ndarray:
+    """[n] the greatest height above its straight path (located first to located last table point) at which
+    each object was seen (:func:`.table_geometry.height_over_path`); 0 for an object never seen after frame 1."""
+    n = int(ann["num_objects"])
+    out = np.zeros(n)
+    for k in range(n):
+        seen = np.asarray(tr.seen[1:, k], bool)
+        xy = tr.xy[:, k]
+        if not seen.any() or np.isnan(xy[[0, -1]]).any():
+            continue
+        h = centre_height(str(ann["shape"][k]), str(ann["size"][k]))
+        out[k] = float(np.nanmax(height_over_path(CAMERA_POSITION, xy[1:][seen], h, xy[0], xy[-1])))
+    return out
+
+
 class CaterScorer:
     def __init__(self, judge: Judge, mode: str, judge_report: dict):
         self.judge, self.mode, self.judge_report = judge, mode, judge_report
@@ -122,8 +145,7 @@ class CaterScorer:
         disp = np.nan_to_num(np.linalg.norm(uv[-1] - uv[0], axis=-1), nan=0.0) / px
         moved = np.nan_to_num(np.linalg.norm(xy[-1] - xy[0], axis=-1), nan=0.0) > MOVE_UNITS
         turned = tr.turned.max(0) if len(tr.turned) else np.zeros(n)
-        # lifted: None when the reader cannot tell (the template locator), and slide / pick-place are then alike
-        lifted = None if tr.lifted is None else (tr.lifted.max(0) if len(tr.lifted) else np.zeros(n)) > LIFTED_P
+        lifted = lift_heights(tr, ann) > LIFTED_UNITS
         seen = [seen_shares(ann, k, idx) for k in range(n)]
         truth_uv = np.asarray(ann["centers_2d"], np.float64)[idx]
         mo = np.asarray(ann[f"match_objects_{self.mode}"])
@@ -159,7 +181,7 @@ class CaterScorer:
             if reason:
                 ok = ref_ok = None
             elif kind in ("slide", "pick_place"):
-                ok = any(end_cell[o] in cells and moved[o] and (lifted is None or lifted[o] == (kind == "pick_place"))
+                ok = any(end_cell[o] in cells and moved[o] and lifted[o] == (kind == "pick_place")
                          for o in cands)
                 actor = int(np.argmax(disp_a))
                 ref_ok = bool(moved[actor]) and actor in cands and end_cell[actor] in cells
@@ -219,7 +241,8 @@ class CaterScorer:
             "action_precision_by_kind": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
             "judge_cell_accuracy": self.judge_report["cell_accuracy"],
             "judge": self.judge_report,
-            "thresholds": {"turned_p": TURNED_P, "still_px": STILL_PX, "stop_px": STOP_PX, "move_units": MOVE_UNITS},
+            "thresholds": {"turned_p": TURNED_P, "lifted_units": LIFTED_UNITS, "still_px": STILL_PX, "stop_px": STOP_PX,
+                           "move_units": MOVE_UNITS},
         }
 
 
