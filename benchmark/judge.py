@@ -52,7 +52,7 @@ STILL_NOISE_PX = 0.75  # working-resolution pixels: ~3x the net's mean centre er
 CANDIDATES = 10  # places per frame the path through the clip chooses among
 JUMP_COST = 0.05  # nats per working-resolution pixel between consecutive frames' places
 EXCLUSION = 0.5  # two objects' centres closer than this x the smaller one's first-frame box side: one place
-EXCLUSION_ROUNDS = 4  # at most this many clashes resolved per object-frame
+EXCLUSION_ROUNDS = 4  # an object gives way at most this many times in one frame
 COLOUR_WEIGHT = 1.0  # the colour log-likelihood ratio (:mod:`.judge_colour`) is added to the net's log-probabilities
 BANNED = 20.0  # nats: what a place another object holds costs (a path can still go there if nothing else fits)
 
@@ -90,7 +90,10 @@ def joint_paths(cand: np.ndarray, logp: np.ndarray, starts: np.ndarray, seen: np
     object that never left its place. Two in-sight objects whose paths come closer than EXCLUSION x the smaller
     box side in a frame cannot both be there: of the two, the one whose path costs the less to move elsewhere in
     that frame (its candidates near the other's place cost BANNED nats more) gives way, and its path is found
-    again; repeated until no two in-sight paths share a place."""
+    again; repeated until no two in-sight paths share a place. A pair that still clashes when both have given
+    way EXCLUSION_ROUNDS times in that frame is left as it is: a lifted object passing in front of another does
+    share its place in the image, and banning it there sent it round the other objects' places for good (each
+    ban a new clash), ending wherever the rounds ran out."""
     T, m, K, _ = cand.shape
     if not m:
         return np.zeros((T, 0, 2))
@@ -101,19 +104,27 @@ def joint_paths(cand: np.ndarray, logp: np.ndarray, starts: np.ndarray, seen: np
     others = ~np.eye(m, dtype=bool)[None]
     if may_share is not None:
         others &= ~(may_share | may_share.T)[None]
-    for _ in range(EXCLUSION_ROUNDS * T * m):
+    others = others & seen[:, :, None] & seen[:, None, :]  # [T, m, m]: pairs held apart
+    bans = np.zeros((T, m), int)
+    while True:
         pts = np.stack([cand[np.arange(T), j, paths[j]] for j in range(m)], 1)  # [T, m, 2]
         d = np.linalg.norm(pts[:, :, None] - pts[:, None], axis=-1)  # [T, m, m]
-        hits = np.argwhere((d < radius[None]) & seen[:, :, None] & seen[:, None, :] & others)
+        hits = np.argwhere((d < radius[None]) & others)
         if not len(hits):
             break
         t, a, b = hits[0]
         trial = {}
         for mover, stayer in ((a, b), (b, a)):
+            if bans[t, mover] >= EXCLUSION_ROUNDS:
+                continue
             c = score[:, mover].copy()
             c[t] -= BANNED * (np.linalg.norm(cand[t, mover] - pts[t, stayer], axis=-1) < radius[a, b])
             trial[mover] = (c, *best_path(cand[:, mover], c, starts[mover]))
+        if not trial:  # both have been moved on in this frame as often as allowed: leave them
+            others[t, a, b] = others[t, b, a] = False
+            continue
         mover = min(trial, key=lambda j: trial[j][2] - totals[j])
+        bans[t, mover] += 1
         score[:, mover], paths[mover], totals[mover] = trial[mover]
     return np.stack([cand[np.arange(T), j, paths[j]] for j in range(m)], 1)
 
