@@ -77,3 +77,19 @@ def test_the_objects_own_colour_outscores_another_objects_under_a_colour_gain():
     out = candidate_llr(torch.from_numpy(frames).float(), masks, [0], cand, np.array([10.0]))
     assert out[1, 0, 0] > 1.5 > -1.5 > out[1, 0, 1]
     assert llr(np.array([0.0])) > llr(np.array([40.0])) > llr(np.array([200.0])) > np.log(0.1) - 1e-9
+
+
+def test_a_clash_no_one_can_leave_is_left_and_the_other_frames_are_still_resolved():
+    """Frame 0: object 0 passes in front of object 1 (a lifted object shares its place in the image) and its only
+    other candidate is object 2's place, so every place it can take is another's. Frame 1: the net puts it on
+    object 1's place, a free place X nearly as likely. Banning it round and round in frame 0 once used up every
+    round and left frame 1 unresolved; now frame 0 is left as it is and frame 1 goes to X."""
+    PB, PC, PX, A0 = np.array([40.0, 40.0]), np.array([80.0, 40.0]), np.array([60.0, 70.0]), np.array([60.0, 40.0])
+    cand, logp = np.zeros((2, 3, 2, 2)), np.zeros((2, 3, 2))
+    cand[0, 0], logp[0, 0] = [PB, PC], [0.0, -0.5]
+    cand[1, 0], logp[1, 0] = [PB, PX], [0.0, -1.0]
+    cand[:, 1], logp[:, 1] = [PB, PB + 1], [0.0, -5.0]
+    cand[:, 2], logp[:, 2] = [PC, PC + 1], [0.0, -5.0]
+    pts = joint_paths(cand, logp, np.stack([A0, PB, PC]), np.ones((2, 3), bool), np.full(3, 10.0))
+    assert np.allclose(pts[:, 0], [PB, PX])
+    assert np.allclose(pts[:, 1], PB) and np.allclose(pts[:, 2], PC)

@@ -7,7 +7,9 @@ import pytest
 
 from ti2v.benchmark import degrade
 from ti2v.benchmark.judge_train import shown_share, turn_label
-from ti2v.benchmark.table_geometry import backproject, camera, centre_height
+from ti2v.benchmark.table_geometry import backproject, camera, centre_height, height_over_path
+from ti2v.datagen.cater.actions import LIFT, Action, pose_at
+from ti2v.datagen.cater.camera import CAMERA_POSITION
 
 
 def test_turn_label_respects_each_shapes_symmetry():
@@ -31,6 +33,23 @@ def test_backprojection_inverts_the_camera():
     uv = cam.project(p)
     assert np.allclose(backproject(cam, uv, p[0, 2]), p[:, :2], atol=1e-9)
     assert centre_height("cone", "large") < centre_height("sphere", "large") == 0.75
+
+
+@pytest.mark.parametrize("target", [(-2.5, 1.5), (-2.0, 2.0), (2.5, 2.5), (1.0, -2.5)])
+def test_height_over_path_tells_a_slide_from_a_pick_place(target):
+    """The planner's own poses, projected by the camera and read back on the table plane: a slide stays on its
+    path (height 0 in every frame), a pick-place is seen about LIFT above it mid-carry, whichever way it goes
+    (also along the line of sight, (2, -2) -> (-2, 2), where a far point and a lifted near one look alike)."""
+    cam, h, start = camera(128), centre_height("cylinder", "medium"), (2.0, -2.0, 0.0, 0.0)
+    heights = {}
+    for kind in ("slide", "pick_place"):
+        act = Action(slot=0, kind=kind, start=0, end=20, target_xy=target)
+        base = np.array([pose_at(act, start, f)[:3] for f in range(21)])
+        uv = cam.project(base + [0.0, 0.0, h]) + np.random.default_rng(0).normal(0, 0.3, (21, 2))  # centre error
+        heights[kind] = height_over_path(CAMERA_POSITION, backproject(cam, uv, h), h, start[:2], target)
+    assert np.abs(heights["slide"]).max() < 0.2
+    assert heights["pick_place"].max() > 0.6 * LIFT and heights["pick_place"][[0, -1]].max() < 0.2
+    assert np.isnan(height_over_path(CAMERA_POSITION, np.full((2, 2), np.nan), h, start[:2], target)).all()
 
 
 @pytest.mark.parametrize("name", list(degrade.ROBUSTNESS))
