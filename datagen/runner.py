@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -166,19 +167,24 @@ def _init_worker(q, parent: int, tmp: str) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent, tmp), daemon=True, name="ti2v-parent-watch").start()
 
 
+_REAPER = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1], ignore_errors=True)"
+_PYTHON = sys.executable  # read before bpy is imported in a worker
+
+
 def _exit_with_parent(parent: int, tmp: str, every: float = 0.25) -> None:
-    """The parent that would have removed ``tmp`` is gone: remove it and exit. The folder is renamed first, so
-    a frame the renderer is writing at this moment (it runs on in the main thread) cannot land in a folder
-    already emptied: its path no longer resolves, and a file opened before the rename goes with the tree."""
+    """The parent that would have removed ``tmp`` is gone: exit, and have ``tmp`` removed once this process is
+    gone. Removing it from here would race the main thread: Blender writing a frame at that moment creates the
+    frame's folders again (seen in CI: ``tmp/ti2v-cater-*/frame.png`` left after the worker exited). So a small
+    reaper process waits for end-of-file on a pipe that only this process holds, which comes when it has exited,
+    and only then removes the folder."""
     while True:
         time.sleep(every)
         if os.getppid() != parent:
-            gone = f"{tmp}.gone-{os.getpid()}"
             try:
-                os.rename(tmp, gone)
+                subprocess.Popen([_PYTHON, "-c", _REAPER, tmp], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
             except OSError:
-                gone = tmp
-            shutil.rmtree(gone, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
             os._exit(1)
 
 
