@@ -143,30 +143,29 @@ def test_ctrl_c_stops_a_one_worker_cater_render(tmp_path):
 
 
 ORPHAN = """
-import os, sys
+import os, sys, threading
 from ti2v.datagen import runner
 tmp = sys.argv[1]
-frame = os.path.join(tmp, "ti2v-cater-x", "frame.png")
-unlink = os.unlink
-def unlink_while_rendering(*args, **kwargs):  # the renderer writes its next frame right after one is removed
-    unlink(*args, **kwargs)
-    try:
-        with open(frame, "wb") as f:
+def render():  # the renderer goes on writing frames, and Blender makes a frame's folders again if they are gone
+    while True:
+        os.makedirs(os.path.join(tmp, "ti2v-cater-x"), exist_ok=True)
+        with open(os.path.join(tmp, "ti2v-cater-x", "frame.png"), "wb") as f:
             f.write(b"png")
-    except OSError:
-        pass
-os.unlink = unlink_while_rendering
+threading.Thread(target=render, daemon=True).start()
 runner._exit_with_parent(-1, tmp, every=0.01)  # -1 is nobody's parent: as if the parent had just died
 """
 
 
 def test_orphaned_worker_removes_its_temp_folder_while_the_renderer_writes(tmp_path):
-    """A worker whose parent is gone removes the run's temp folder even though its renderer goes on writing
-    frames into it meanwhile (it happened: a frame written between emptying a folder and removing it)."""
+    """A worker whose parent is gone exits, and the run's temp folder is removed although its renderer was
+    writing frames into it up to the end (it happened in CI: a frame written after the folder was removed made
+    the folders again, so the folder is removed only once the worker has exited)."""
     tmp = tmp_path / "ti2v-workers-x"
     (tmp / "ti2v-cater-x").mkdir(parents=True)
-    (tmp / "ti2v-cater-x" / "frame.png").write_bytes(b"png")
     proc = subprocess.run([sys.executable, "-c", ORPHAN, str(tmp)], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1, proc.stderr
+    deadline = time.time() + 20  # the reaper starts when the worker exits
+    while time.time() < deadline and list(tmp_path.iterdir()):
+        time.sleep(0.05)
     assert not list(tmp_path.iterdir()), [str(p) for p in tmp_path.rglob("*")]
