@@ -10,6 +10,7 @@ Three dataclasses hold everything a model needs to be rebuilt: :class:`VQVAEConf
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -230,6 +231,7 @@ def from_dict(cls: type, data: Mapping[str, Any], section: str | None = None) ->
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}; known: {sorted(names)}")
     hints = typing.get_type_hints(cls)
+    data = {k: _float_text(v) if hints.get(k) is float else v for k, v in data.items()}
     for key, value in data.items():
         problem = _value_problem(key, hints[key], value)
         if problem:
@@ -238,6 +240,17 @@ def from_dict(cls: type, data: Mapping[str, Any], section: str | None = None) ->
         return cls(**dict(data))
     except (ValueError, TypeError, ZeroDivisionError) as e:
         raise ValueError(f"{section or cls.__name__}: {e}") from None
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _float_text(value: Any) -> Any:
+    """``5e-4`` as the number it means: YAML 1.1 (PyYAML) reads an exponent without a decimal point as text, so
+    ``--set mage_train.lr=5e-4`` would otherwise be refused as "not a number"."""
+    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 # fields that count something (sizes, widths, steps): 0 would break the model or the loop

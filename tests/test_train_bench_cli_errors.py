@@ -263,3 +263,16 @@ def test_hand_made_shards_refused(two_shards, tmp_path, make, named):
                    *TINY)
     assert proc.returncode == 2
     assert named in error_line(proc)
+
+
+def test_exponent_without_a_decimal_point_is_a_number():
+    """PyYAML reads ``5e-4`` as text (YAML 1.1 wants ``5.0e-4``): a float field takes it as the number it means,
+    an integer field and a text field keep refusing it."""
+    from ti2v.models.config import load_preset
+
+    p = load_preset("mnist-single", ["mage_train.lr=5e-4", "mmvid_train.eps=1E-8", "mage.alpha=+2.5e-3"])
+    assert p["mage_train"].lr == 5e-4 and p["mmvid_train"].eps == 1e-8 and p["mage"].alpha == 2.5e-3
+    with pytest.raises(ValueError, match=r"mage.d_model='1e2' is not allowed; it must be an integer"):
+        load_preset("mnist-single", ["mage.d_model=1e2"])
+    with pytest.raises(ValueError, match=r"mage_train.lr='5e-4x'"):
+        load_preset("mnist-single", ["mage_train.lr=5e-4x"])
